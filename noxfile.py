@@ -1,0 +1,103 @@
+"""Sessions of the reproml template itself; `nox -l` lists them.
+
+`nox -s tests` runs the whole suite: the fast tier renders a matrix of answer
+sets and checks what they produce; the slow tier installs one rendered project
+per framework from its lock and runs that project's own nox sessions.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+FRAMEWORKS = ("pytorch", "sklearn")
+# Extra packages to install beside Poetry, space-separated pip requirements:
+# e.g. a plugin for a package index that lacks PyPI's JSON API.
+POETRY_PLUGINS = os.environ.get("REPROML_POETRY_PLUGINS", "").split()
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.default_venv_backend = "venv"
+
+
+def lock_file(framework: str) -> Path:
+    """The committed poetry.lock that a render for `framework` copies verbatim."""
+    name = f"{{% if ml_framework == '{framework}' %}}poetry.lock{{% endif %}}"
+    return ROOT / "template" / name
+
+
+def install_test_tools(session: nox.Session) -> None:
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    if POETRY_PLUGINS:
+        session.install(*POETRY_PLUGINS)
+
+
+def render(session: nox.Session, destination: Path, **answers: str) -> None:
+    """Render the working tree (uncommitted changes included) with `answers`."""
+    data = [f"--data={key}={value}" for key, value in answers.items()]
+    session.run(
+        "copier", "copy", "--quiet", "--defaults", "--vcs-ref=HEAD", *data,
+        str(ROOT), str(destination),
+    )  # fmt: skip
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the whole test suite, fast and slow tiers (pytest args after --)."""
+    install_test_tools(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(default=False)
+def fast(session: nox.Session) -> None:
+    """Run only the fast tier: rendering, parsing, linting generated code."""
+    install_test_tools(session)
+    session.run("pytest", "-m", "not slow", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Lint the template's own Python code (the generated code is linted by tests)."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("black", "--check", "--diff", ".")
+    session.run("isort", "--check-only", "--diff", ".")
+    session.run("flake8", ".")
+
+
+@nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """Build the template's documentation site strictly (`-- serve` to preview)."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
+    if session.posargs == ["serve"]:
+        session.run("mkdocs", "serve")
+    else:
+        session.run("mkdocs", "build", "--strict", *session.posargs)
+
+
+@nox.session(default=False)
+def lock(session: nox.Session) -> None:
+    """Re-resolve the generated project's poetry.lock for every framework.
+
+    Run it after changing dependencies in template/pyproject.toml.jinja; it
+    takes minutes (the PyTorch variant resolves about 200 packages).
+    """
+    install_test_tools(session)
+    frameworks = session.posargs or FRAMEWORKS
+    for framework in frameworks:
+        with tempfile.TemporaryDirectory() as tmp:
+            project = Path(tmp) / "project"
+            render(session, project, ml_framework=framework)
+            (project / "poetry.lock").unlink(missing_ok=True)
+            session.run("poetry", "lock", "--no-interaction", f"--directory={project}")
+            session.run("poetry", "check", "--lock", f"--directory={project}")
+            shutil.copyfile(project / "poetry.lock", lock_file(framework))
+            session.log(f"{framework}: wrote {lock_file(framework).relative_to(ROOT)}")

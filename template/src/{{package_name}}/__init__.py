@@ -1,0 +1,3 @@
+"""Data preparation, training and evaluation of the project."""
+
+__version__ = "0.1.0"

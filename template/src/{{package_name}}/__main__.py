@@ -1,0 +1,5 @@
+"""Allow ``python -m <package>``: the pipeline stages call the CLI this way."""
+
+from .cli import app
+
+app()

@@ -1,0 +1,119 @@
+"""Shared helpers of the template's tests: named answer sets and rendering."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template"
+
+# Named example answer sets: every license, both frameworks, several Pythons
+# and names that need transliteration or quoting.
+ANSWER_SETS: dict[str, dict[str, str]] = {
+    "defaults": {},
+    "sklearn-bsd-py310": {
+        "ml_framework": "sklearn",
+        "license": "BSD-3-Clause",
+        "python_version": "3.10",
+    },
+    "pytorch-apache-py313": {
+        "ml_framework": "pytorch",
+        "license": "Apache-2.0",
+        "python_version": "3.13",
+    },
+    "unicode-name-unlicensed": {
+        "project_name": "Déjà Vu: Forecasting 2026",
+        "license": "none",
+        "python_version": "3.11",
+    },
+    "quoted-author-custom-names": {
+        "project_name": 'Churn "Radar"',
+        "project_slug": "churn.radar",
+        "package_name": "churn_radar",
+        "description": 'Predicts churn; handles "quotes" & back\\slashes.',
+        "author_name": "Zoë O'Brien",
+        "author_email": "zoe.obrien@example.co.uk",
+        "ml_framework": "sklearn",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Project:
+    """A rendered project and the answers it was rendered with."""
+
+    path: Path
+    answers: dict[str, Any]
+
+    @property
+    def package(self) -> Path:
+        return self.path / "src" / self.answers["package_name"]
+
+    def toml(self, relative: str) -> dict[str, Any]:
+        return tomllib.loads((self.path / relative).read_text(encoding="utf-8"))
+
+
+def render(destination: Path, **answers: str) -> Project:
+    """Render the working tree of the template (uncommitted changes included)."""
+    copier.run_copy(
+        str(ROOT),
+        str(destination),
+        data=answers,
+        defaults=True,
+        vcs_ref="HEAD",
+        quiet=True,
+        unsafe=False,
+    )
+    recorded = yaml.safe_load((destination / ".copier-answers.yml").read_text())
+    return Project(destination, recorded)
+
+
+def lock_file(framework: str) -> Path:
+    """The committed lock that a render for `framework` copies verbatim."""
+    return (
+        TEMPLATE / f"{{% if ml_framework == '{framework}' %}}poetry.lock{{% endif %}}"
+    )
+
+
+def run(
+    *command: str | os.PathLike[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a real tool; on failure, show its whole output in the test report."""
+    completed = subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, (
+        f"{' '.join(map(str, command))} exited {completed.returncode}\n"
+        f"--- stdout\n{completed.stdout}\n--- stderr\n{completed.stderr}"
+    )
+    return completed
+
+
+def tool(name: str) -> str:
+    """Path of a tool installed in the test environment."""
+    beside_python = Path(sys.executable).with_name(name)
+    found = str(beside_python) if beside_python.exists() else shutil.which(name)
+    assert found, f"{name} is not installed in the test environment"
+    return found
+
+
+@pytest.fixture(scope="session", params=list(ANSWER_SETS), ids=list(ANSWER_SETS))
+def project(request: pytest.FixtureRequest, tmp_path_factory) -> Project:
+    """One rendered project per named answer set, shared by the fast tests."""
+    destination = tmp_path_factory.mktemp(request.param) / "project"
+    return render(destination, **ANSWER_SETS[request.param])

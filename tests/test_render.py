@@ -1,0 +1,165 @@
+"""Fast tier: what `copier copy` writes, for every named answer set."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tomllib
+
+import pytest
+import yaml
+from conftest import Project, lock_file, run, tool
+
+UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|\{#")
+
+
+def text_files(project: Project):
+    for path in sorted(project.path.rglob("*")):
+        if path.is_file() and ".git" not in path.parts:
+            try:
+                yield path, path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                continue
+
+
+def test_no_jinja_is_left_in_names_or_contents(project: Project) -> None:
+    leftovers = [
+        str(path.relative_to(project.path))
+        for path, text in text_files(project)
+        if UNRENDERED.search(text)
+        or UNRENDERED.search(str(path))
+        or path.suffix == ".jinja"
+    ]
+    assert leftovers == []
+
+
+def test_every_structured_file_parses(project: Project) -> None:
+    parsed = set()
+    for path, text in text_files(project):
+        if path.suffix == ".toml" or path.name == "poetry.lock":
+            tomllib.loads(text)
+        elif path.suffix in {".yaml", ".yml"}:
+            list(yaml.safe_load_all(text))
+        elif path.suffix in {".json", ".ipynb"}:
+            json.loads(text)
+        else:
+            continue
+        parsed.add(str(path.relative_to(project.path)))
+    assert {
+        "pyproject.toml",
+        "poetry.toml",
+        "poetry.lock",
+        ".copier-answers.yml",
+        ".pre-commit-config.yaml",
+    } <= parsed
+
+
+def test_layout_matches_the_design(project: Project) -> None:
+    package = project.answers["package_name"]
+    expected = [
+        "README.md",
+        ".gitignore",
+        ".env.example",
+        ".flake8",
+        ".pre-commit-config.yaml",
+        ".copier-answers.yml",
+        "pyproject.toml",
+        "poetry.toml",
+        "poetry.lock",
+        "noxfile.py",
+        f"src/{package}/__init__.py",
+        f"src/{package}/__main__.py",
+        f"src/{package}/cli.py",
+        f"src/{package}/config.py",
+        "tests/test_config.py",
+        "docs/index.md",
+        *(
+            f"data/{part}/.gitkeep"
+            for part in ("raw", "interim", "processed", "external")
+        ),
+        "models/.gitkeep",
+        "reports/figures/.gitkeep",
+        "notebooks/.gitkeep",
+    ]
+    missing = [name for name in expected if not (project.path / name).is_file()]
+    assert missing == []
+    assert (project.path / "LICENSE").exists() == (project.answers["license"] != "none")
+
+
+def test_answers_file_records_every_answer(project: Project) -> None:
+    for key in ("project_name", "project_slug", "package_name", "ml_framework"):
+        assert project.answers[key]
+    assert project.answers["_src_path"]
+    assert project.answers["_commit"]
+
+
+def test_pyproject_carries_the_answers(project: Project) -> None:
+    pyproject = project.toml("pyproject.toml")
+    meta = pyproject["project"]
+    answers = project.answers
+    assert meta["name"] == answers["project_slug"]
+    assert meta["description"] == answers["description"]
+    assert meta["authors"] == [
+        {"name": answers["author_name"], "email": answers["author_email"]}
+    ]
+    assert meta["requires-python"] == ">=3.10,<3.14"
+    assert meta.get("license", "none") == answers["license"]
+    assert meta["scripts"] == {
+        answers["project_slug"]: f"{answers['package_name']}.cli:app"
+    }
+    assert pyproject["tool"]["mypy"]["python_version"] == answers["python_version"]
+    assert pyproject["tool"]["isort"]["profile"] == "black"
+    requirements = " ".join(meta["dependencies"])
+    assert ("torch" in requirements) == (answers["ml_framework"] == "pytorch")
+    assert {"test", "lint"} <= set(pyproject["tool"]["poetry"]["group"])
+
+
+def test_lock_is_the_committed_lock_of_its_framework(project: Project) -> None:
+    rendered = (project.path / "poetry.lock").read_bytes()
+    assert rendered == lock_file(project.answers["ml_framework"]).read_bytes()
+    packages = {p["name"]: p for p in tomllib.loads(rendered.decode())["package"]}
+    assert not [name for name, p in packages.items() if "source" in p]
+    assert ("torch" in packages) == (project.answers["ml_framework"] == "pytorch")
+
+
+def test_lock_is_valid_for_the_rendered_pyproject(project: Project) -> None:
+    run(tool("poetry"), "check", "--lock", "--no-interaction", cwd=project.path)
+
+
+def test_license_names_the_author(project: Project) -> None:
+    license_name = project.answers["license"]
+    if license_name == "none":
+        pytest.skip("no LICENSE is written for license=none")
+    text = (project.path / "LICENSE").read_text()
+    first_line = {
+        "MIT": "MIT License",
+        "BSD-3-Clause": "BSD 3-Clause License",
+        "Apache-2.0": "Apache License",
+    }[license_name]
+    assert text.strip().splitlines()[0].strip() == first_line
+    if license_name != "Apache-2.0":
+        assert f"Copyright (c) {project.answers['author_name']}" in text
+    assert text.endswith("\n") and not text.endswith("\n\n")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["black", "--check", "--diff", "."],
+        ["isort", "--check-only", "--diff", "."],
+        ["flake8", "."],
+    ],
+    ids=["black", "isort", "flake8"],
+)
+def test_generated_python_passes_the_linters(project: Project, command) -> None:
+    run(sys.executable, "-m", *command, cwd=project.path)
+
+
+def test_names_are_derived_from_an_awkward_project_name(tmp_path) -> None:
+    from conftest import render
+
+    project = render(tmp_path / "p", project_name="Déjà Vu: Forecasting 2026")
+    assert project.answers["project_slug"] == "deja-vu-forecasting-2026"
+    assert project.answers["package_name"] == "deja_vu_forecasting_2026"
+    assert (project.path / "src" / "deja_vu_forecasting_2026" / "cli.py").is_file()
