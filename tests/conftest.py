@@ -17,6 +17,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template"
+# Tools of the test environment (poetry, nox, copier) come first on PATH, also
+# when the tests run without activating that environment.
+TOOLS_PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
 
 # Named example answer sets: every license, both frameworks, several Pythons
 # and names that need transliteration or quoting.
@@ -93,7 +96,7 @@ def run(
     completed = subprocess.run(
         [str(part) for part in command],
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "PATH": TOOLS_PATH, **(env or {})},
         capture_output=True,
         text=True,
     )

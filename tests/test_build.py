@@ -1,0 +1,124 @@
+"""Slow tier: a rendered project per framework installs from its lock and
+passes its own checks, with the real tools (Poetry, nox, pre-commit)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import Project, render, run, tool
+
+pytestmark = pytest.mark.slow
+
+# One project per framework; each on another supported Python.
+BUILDS = {
+    "pytorch": {"ml_framework": "pytorch", "python_version": "3.12"},
+    "sklearn": {"ml_framework": "sklearn", "python_version": "3.11"},
+}
+# The project's environment stays out of the user's cache and shell.
+ISOLATED = {
+    "POETRY_VIRTUALENVS_IN_PROJECT": "true",
+    "DVC_NO_ANALYTICS": "1",
+    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+}
+
+
+def git_commit_all(path: Path) -> None:
+    identity = ["-c", "user.name=reproml tests", "-c", "user.email=tests@example.org"]
+    run("git", "init", "-q", "-b", "main", cwd=path)
+    run("git", "add", "-A", cwd=path)
+    run("git", *identity, "commit", "-q", "-m", "Start from reproml", cwd=path)
+
+
+@pytest.fixture(scope="module", params=list(BUILDS), ids=list(BUILDS))
+def installed(request: pytest.FixtureRequest, tmp_path_factory) -> Project:
+    """A rendered project, committed to git and installed from its lock."""
+    answers = BUILDS[request.param]
+    python = f"python{answers['python_version']}"
+    if shutil.which(python) is None:
+        pytest.fail(f"{python} is needed on PATH to build the {request.param} project")
+    project = render(tmp_path_factory.mktemp(request.param) / "project", **answers)
+    git_commit_all(project.path)
+    poetry = tool("poetry")
+    run(poetry, "env", "use", python, cwd=project.path, env=ISOLATED)
+    run(poetry, "install", "--no-interaction", cwd=project.path, env=ISOLATED)
+    return project
+
+
+def installed_versions(project: Project) -> dict[str, str]:
+    listing = run(
+        project.path / ".venv" / "bin" / "python",
+        "-c",
+        "import importlib.metadata as m, json;"
+        "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))",
+        cwd=project.path,
+    )
+    return {canonical(k): v for k, v in json.loads(listing.stdout).items()}
+
+
+def canonical(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def test_lock_passes_poetry_check(installed: Project) -> None:
+    run(tool("poetry"), "check", "--lock", "--no-interaction", cwd=installed.path)
+
+
+def test_environment_holds_exactly_the_locked_versions(installed: Project) -> None:
+    lock = installed.toml("poetry.lock")
+    locked = {canonical(p["name"]): p["version"] for p in lock["package"]}
+    installed_now = installed_versions(installed)
+    installed_now.pop(canonical(installed.answers["project_slug"]))
+    for bootstrap in ("pip", "setuptools", "wheel"):
+        installed_now.pop(bootstrap, None)
+    unlocked = {n: v for n, v in installed_now.items() if locked.get(n) != v}
+    assert unlocked == {}
+    assert "pytest" in installed_now and "black" in installed_now
+    if installed.answers["ml_framework"] == "pytorch":
+        assert installed_now["torch"] == locked["torch"]
+
+
+def test_cli_entry_point_runs(installed: Project) -> None:
+    script = installed.path / ".venv" / "bin" / installed.answers["project_slug"]
+    report = json.loads(run(script, "info", cwd=installed.path).stdout)
+    assert report["settings"]["project_root"] == str(installed.path.resolve())
+
+
+def test_project_nox_lint_and_tests_pass(installed: Project) -> None:
+    python = installed.answers["python_version"]
+    run(
+        tool("nox"), "--non-interactive", "--download-python", "never",
+        "-s", "lint", f"tests({python})",
+        cwd=installed.path, env=ISOLATED,
+    )  # fmt: skip
+
+
+def test_build_makes_a_wheel_and_an_sdist(installed: Project) -> None:
+    dist = installed.path / "dist"
+    run(
+        tool("poetry"),
+        "build",
+        "--no-interaction",
+        f"--output={dist}",
+        cwd=installed.path,
+    )
+    package = installed.answers["package_name"]
+    (wheel,) = dist.glob("*.whl")
+    (sdist,) = dist.glob("*.tar.gz")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert f"{package}/cli.py" in names
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    text = zipfile.ZipFile(wheel).read(metadata).decode()
+    assert f"Name: {installed.answers['project_slug']}" in text
+    with tarfile.open(sdist) as archive:
+        members = {
+            Path(name).relative_to(Path(name).parts[0])
+            for name in archive.getnames()
+            if "/" in name
+        }
+    assert Path("pyproject.toml") in members
+    assert Path("src", package, "cli.py") in members
