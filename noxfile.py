@@ -11,7 +11,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -101,3 +100,78 @@ def lock(session: nox.Session) -> None:
             session.run("poetry", "check", "--lock", f"--directory={project}")
             shutil.copyfile(project / "poetry.lock", lock_file(framework))
             session.log(f"{framework}: wrote {lock_file(framework).relative_to(ROOT)}")
+
+
+def timed(session: nox.Session, *command: str, cwd: Path) -> float:
+    """Wall time in seconds of one run of `command` with the session's tools."""
+    env = {**os.environ, "PATH": f"{session.bin}{os.pathsep}{os.environ['PATH']}"}
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def median_renders(session: nox.Session, templates: list[Path], runs: int) -> list:
+    """Median wall time of `copier copy --defaults` for each template.
+
+    Runs alternate between the templates so that a busy machine slows all alike.
+    """
+    times: list[list[float]] = [[] for _ in templates]
+    command = ["copier", "copy", "--quiet", "--defaults", "--vcs-ref=HEAD"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in range(runs):
+            for index, template in enumerate(templates):
+                destination = Path(tmp) / f"render-{index}-{run}"
+                seconds = timed(
+                    session, *command, str(template), str(destination), cwd=ROOT
+                )
+                times[index].append(seconds)
+    return [statistics.median(series) for series in times]
+
+
+def trivial_template(folder: Path) -> Path:
+    """A one-question, one-file template in a git repository: copier's floor."""
+    (folder / "copier.yml").write_text("name:\n  type: str\n  default: demo\n")
+    (folder / "README.md.jinja").write_text("# {{ name }}\n")
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.org"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "floor"]):
+        subprocess.run([*git, *command], cwd=folder, check=True)
+    return folder
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Measure rendering against copier's floor, then install + tests per framework.
+
+    `nox -s bench -- render` stops after the rendering figures.
+    """
+    install_test_tools(session)
+    runs = 7
+    with tempfile.TemporaryDirectory() as tmp:
+        floor, ours = median_renders(session, [trivial_template(Path(tmp)), ROOT], runs)
+    session.log(f"copier copy --defaults, median of {runs}:")
+    session.log(f"  trivial one-file template (copier's floor): {floor:6.2f} s")
+    session.log(f"  reproml default project:                    {ours:6.2f} s")
+    session.log(f"  added by reproml:                           {ours - floor:6.2f} s")
+    if session.posargs == ["render"]:
+        return
+    python = "3.12"
+    env = {"POETRY_VIRTUALENVS_IN_PROJECT": "true", "DVC_NO_ANALYTICS": "1"}
+    os.environ.update(env)
+    for framework in FRAMEWORKS:
+        with tempfile.TemporaryDirectory() as tmp:
+            project = Path(tmp) / "project"
+            render(session, project, ml_framework=framework, python_version=python)
+            for command in (["init", "-q"], ["add", "-A"]):
+                subprocess.run(["git", *command], cwd=project, check=True)
+            timed(session, "poetry", "env", "use", f"python{python}", cwd=project)
+            install = timed(
+                session, "poetry", "install", "--no-interaction", cwd=project
+            )
+            tests = timed(
+                session, "nox", "--download-python", "never", "-s", f"tests({python})",
+                cwd=project,
+            )  # fmt: skip
+            session.log(
+                f"{framework}: poetry install {install:6.1f} s (Poetry cache as it is)"
+            )
+            session.log(f"{framework}: nox -s 'tests({python})' {tests:6.1f} s")
