@@ -20,6 +20,9 @@ TEMPLATE = ROOT / "template"
 # Tools of the test environment (poetry, nox, copier) come first on PATH, also
 # when the tests run without activating that environment.
 TOOLS_PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+# Tools run for a rendered project must not see the test environment as the
+# active one: Poetry would install the project into it.
+OUTSIDE_ENV = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
 
 # Named example answer sets: every license, both frameworks, several Pythons
 # and names that need transliteration or quoting.
@@ -96,7 +99,7 @@ def run(
     completed = subprocess.run(
         [str(part) for part in command],
         cwd=cwd,
-        env={**os.environ, "PATH": TOOLS_PATH, **(env or {})},
+        env={**OUTSIDE_ENV, "PATH": TOOLS_PATH, **(env or {})},
         capture_output=True,
         text=True,
     )
