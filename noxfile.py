@@ -11,6 +11,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +19,9 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).parent
+sys.path.insert(0, str(ROOT / "hooks"))
+from relock import release_lock  # noqa: E402  (hooks/ is no package)
+
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 FRAMEWORKS = ("pytorch", "sklearn")
 # Extra packages to install beside Poetry, space-separated pip requirements:
@@ -26,12 +30,6 @@ POETRY_PLUGINS = os.environ.get("REPROML_POETRY_PLUGINS", "").split()
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.default_venv_backend = "venv"
-
-
-def lock_file(framework: str) -> Path:
-    """The committed poetry.lock that a render for `framework` copies verbatim."""
-    name = f"{{% if ml_framework == '{framework}' %}}poetry.lock{{% endif %}}"
-    return ROOT / "template" / name
 
 
 def install_test_tools(session: nox.Session) -> None:
@@ -98,8 +96,10 @@ def lock(session: nox.Session) -> None:
             (project / "poetry.lock").unlink(missing_ok=True)
             session.run("poetry", "lock", "--no-interaction", f"--directory={project}")
             session.run("poetry", "check", "--lock", f"--directory={project}")
-            shutil.copyfile(project / "poetry.lock", lock_file(framework))
-            session.log(f"{framework}: wrote {lock_file(framework).relative_to(ROOT)}")
+            shutil.copyfile(project / "poetry.lock", release_lock(ROOT, framework))
+            session.log(
+                f"{framework}: wrote {release_lock(ROOT, framework).relative_to(ROOT)}"
+            )
 
 
 def timed(session: nox.Session, *command: str, cwd: Path) -> float:

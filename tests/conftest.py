@@ -11,18 +11,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import copier
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = ROOT / "template"
+sys.path.insert(0, str(ROOT / "hooks"))
+from relock import release_lock  # noqa: E402  (hooks/ is no package)
+
 # Tools of the test environment (poetry, nox, copier) come first on PATH, also
-# when the tests run without activating that environment.
-TOOLS_PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
-# Tools run for a rendered project must not see the test environment as the
+# when the tests run without activating that environment; copier's migrations
+# call them too. Rendered projects must not see the test environment as the
 # active one: Poetry would install the project into it.
-OUTSIDE_ENV = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+os.environ["PATH"] = os.pathsep.join(
+    [str(Path(sys.executable).parent), os.environ["PATH"]]
+)
+os.environ.pop("VIRTUAL_ENV", None)
 
 # Named example answer sets: every license, both frameworks, several Pythons
 # and names that need transliteration or quoting.
@@ -72,6 +75,8 @@ class Project:
 
 def render(destination: Path, **answers: str) -> Project:
     """Render the working tree of the template (uncommitted changes included)."""
+    import copier  # after PATH is set above: copier's tasks keep the import-time env
+
     copier.run_copy(
         str(ROOT),
         str(destination),
@@ -87,9 +92,7 @@ def render(destination: Path, **answers: str) -> Project:
 
 def lock_file(framework: str) -> Path:
     """The committed lock that a render for `framework` copies verbatim."""
-    return (
-        TEMPLATE / f"{{% if ml_framework == '{framework}' %}}poetry.lock{{% endif %}}"
-    )
+    return release_lock(ROOT, framework)
 
 
 def run(
@@ -99,7 +102,7 @@ def run(
     completed = subprocess.run(
         [str(part) for part in command],
         cwd=cwd,
-        env={**OUTSIDE_ENV, "PATH": TOOLS_PATH, **(env or {})},
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
     )

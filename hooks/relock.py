@@ -1,0 +1,82 @@
+"""After `copier update`: make poetry.lock agree with the updated pyproject.toml.
+
+copier.yml runs this on update (it needs `--trust`), in the project folder:
+
+    python hooks/relock.py TEMPLATE_ROOT ML_FRAMEWORK
+
+The lock stays out of copier's 3-way merge, so after an update it may no longer
+match pyproject.toml. In order:
+
+1. the project's lock still matches: it is kept as it is (the user's pins stay);
+2. the release's own lock for the framework matches: it is taken, so the project
+   holds exactly what a fresh render of the release holds;
+3. otherwise the user changed dependencies: `poetry lock` resolves again,
+   keeping every pin it can.
+
+`poetry check --lock` passes afterwards, or the script says what to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+MANUAL = "Re-lock by hand in the project: poetry lock && poetry check --lock"
+
+
+def release_lock(template_root: Path, framework: str) -> Path:
+    """The committed lock that a render for `framework` copies verbatim."""
+    name = f"{{% if ml_framework == '{framework}' %}}poetry.lock{{% endif %}}"
+    return template_root / "template" / name
+
+
+def lock_matches(project: Path) -> bool:
+    """Whether `poetry check --lock` accepts the project's lock."""
+    check = ["poetry", "check", "--lock", "--no-interaction"]
+    return subprocess.run(check, cwd=project, capture_output=True).returncode == 0
+
+
+def relock(project: Path, candidate: Path) -> str:
+    """Bring the project's lock in line with its pyproject; say what was done."""
+    lock = project / "poetry.lock"
+    if lock.exists() and lock_matches(project):
+        return "poetry.lock matches pyproject.toml: kept as it is."
+    previous = lock.read_bytes() if lock.exists() else None
+    shutil.copyfile(candidate, lock)
+    if lock_matches(project):
+        return "poetry.lock replaced by the release's lock (dependencies as released)."
+    if previous is None:
+        lock.unlink()
+    else:
+        lock.write_bytes(previous)
+    print("Dependencies differ from the release's: running poetry lock ...", flush=True)
+    subprocess.run(["poetry", "lock", "--no-interaction"], cwd=project, check=True)
+    if not lock_matches(project):
+        raise RuntimeError("poetry check --lock still fails after poetry lock.")
+    return "poetry.lock re-resolved: your pins were kept where possible."
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("template_root", type=Path)
+    parser.add_argument("ml_framework")
+    args = parser.parse_args(argv)
+    if shutil.which("poetry") is None:
+        print(f"Poetry is not on PATH. {MANUAL}", file=sys.stderr)
+        return 1
+    try:
+        message = relock(
+            Path.cwd(), release_lock(args.template_root, args.ml_framework)
+        )
+    except (subprocess.CalledProcessError, RuntimeError) as error:
+        print(f"Re-locking failed ({error}). {MANUAL}", file=sys.stderr)
+        return 1
+    print(message)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

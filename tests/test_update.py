@@ -1,0 +1,233 @@
+"""`copier update` against the real template history, in a temporary clone.
+
+The clone's newest commit is this working tree (uncommitted changes included),
+tagged 2.0.0; the previous release is tagged 1.0.0. Tests that need a later
+release commit a change to the clone's template and tag it 3.0.0.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import copier
+import pytest
+from conftest import ROOT, Project, run, tool
+
+# The previous release while no release tag precedes HEAD: the first commit
+# with today's layout.
+FIRST_RELEASE = "81b3cb5a42c0cbe9fb1a765542ddeb4256ba19c5"
+GIT_IDENTITY = ["-c", "user.name=reproml tests", "-c", "user.email=tests@example.org"]
+
+
+def git(*args: str, cwd: Path) -> str:
+    return run("git", *GIT_IDENTITY, *args, cwd=cwd).stdout.strip()
+
+
+def previous_release() -> str:
+    found = subprocess.run(
+        ["git", "describe", "--tags", "--abbrev=0", "HEAD~1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return found.stdout.strip() if found.returncode == 0 else FIRST_RELEASE
+
+
+@dataclass(frozen=True)
+class TemplateRepo:
+    path: Path
+
+    def render(self, destination: Path, ref: str, **answers: str) -> Project:
+        copier.run_copy(
+            str(self.path), str(destination), data=answers, vcs_ref=ref,
+            defaults=True, quiet=True,
+        )  # fmt: skip
+        commit_all(destination, "Start from reproml")
+        return Project(destination, {})
+
+    def release(self, tag: str, edits: dict[str, Callable[[str], str]]) -> None:
+        """Commit `edits` (path under template/ -> text transform) as release `tag`."""
+        for relative, transform in edits.items():
+            path = self.path / "template" / relative
+            path.write_text(transform(path.read_text()))
+        git("commit", "-qam", f"Release {tag}", cwd=self.path)
+        git("tag", tag, cwd=self.path)
+
+
+def commit_all(path: Path, message: str) -> None:
+    if not (path / ".git").exists():
+        git("init", "-q", "-b", "main", cwd=path)
+    git("add", "-A", cwd=path)
+    git("commit", "-qm", message, cwd=path)
+
+
+def update(project: Path, ref: str, **answers: str) -> None:
+    copier.run_update(
+        str(project), data=answers, vcs_ref=ref, defaults=True, overwrite=True,
+        unsafe=True, quiet=True,
+    )  # fmt: skip
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    """Every file below `path` but git's, the answers file without `_commit`."""
+    files = {}
+    for file in sorted(path.rglob("*")):
+        relative = file.relative_to(path)
+        if file.is_file() and relative.parts[0] != ".git":
+            content = file.read_bytes()
+            if relative.name == ".copier-answers.yml":
+                lines = content.splitlines(keepends=True)
+                content = b"".join(x for x in lines if not x.startswith(b"_commit:"))
+            files[str(relative)] = content
+    return files
+
+
+def changed_files(project: Path) -> set[str]:
+    """Files that differ from the last commit, untracked ones included."""
+    changed = git("diff", "--name-only", "HEAD", cwd=project).split()
+    untracked = git("ls-files", "--others", "--exclude-standard", cwd=project).split()
+    return set(changed) | set(untracked)
+
+
+@pytest.fixture
+def template_repo(tmp_path: Path) -> TemplateRepo:
+    """A clone whose tags 1.0.0 and 2.0.0 are the previous and current release."""
+    clone = tmp_path / "template"
+    previous = previous_release()
+    git("clone", "-q", str(ROOT), str(clone), cwd=tmp_path)
+    git("rm", "-rq", "--cached", ".", cwd=clone)
+    for path in clone.iterdir():
+        if path.name != ".git":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    listed = git("ls-files", "-co", "--exclude-standard", "-z", cwd=ROOT)
+    for relative in filter(None, listed.split("\0")):
+        if (ROOT / relative).is_file():
+            (clone / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / relative, clone / relative)
+    git("add", "-A", cwd=clone)
+    git("commit", "-q", "--allow-empty", "-m", "Working tree", cwd=clone)
+    for tag in git("tag", cwd=clone).split():
+        git("tag", "-d", tag, cwd=clone)
+    git("tag", "1.0.0", previous, cwd=clone)
+    git("tag", "2.0.0", cwd=clone)
+    return TemplateRepo(clone)
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "sklearn"])
+def test_update_from_previous_release_equals_fresh_render(
+    template_repo: TemplateRepo, tmp_path: Path, framework: str
+) -> None:
+    updated = template_repo.render(
+        tmp_path / "updated", "1.0.0", ml_framework=framework
+    )
+    update(updated.path, "2.0.0")
+    fresh = template_repo.render(tmp_path / "fresh", "2.0.0", ml_framework=framework)
+    assert snapshot(updated.path) == snapshot(fresh.path)
+    run(tool("poetry"), "check", "--lock", cwd=updated.path)
+
+
+def test_second_update_changes_nothing(template_repo: TemplateRepo, tmp_path) -> None:
+    project = template_repo.render(tmp_path / "project", "1.0.0")
+    update(project.path, "2.0.0")
+    commit_all(project.path, "Update to 2.0.0")
+    update(project.path, "2.0.0")
+    assert changed_files(project.path) == set()
+
+
+def test_update_of_a_dirty_project_is_refused(template_repo: TemplateRepo, tmp_path):
+    project = template_repo.render(tmp_path / "project", "1.0.0")
+    readme = project.path / "README.md"
+    readme.write_text(readme.read_text() + "\nUncommitted notes.\n")
+    before = snapshot(project.path)
+    with pytest.raises(Exception, match="dirty"):
+        update(project.path, "2.0.0")
+    assert snapshot(project.path) == before
+
+
+def test_changing_an_answer_rerenders_only_what_it_controls(
+    template_repo: TemplateRepo, tmp_path: Path
+) -> None:
+    project = template_repo.render(tmp_path / "project", "2.0.0", license="MIT")
+    update(project.path, "2.0.0", license="Apache-2.0")
+    assert changed_files(project.path) == {
+        ".copier-answers.yml",
+        "LICENSE",
+        "README.md",
+        "pyproject.toml",
+    }
+    assert (project.path / "LICENSE").read_text().lstrip().startswith("Apache License")
+    run(tool("poetry"), "check", "--lock", cwd=project.path)
+
+
+def test_conflicting_edit_leaves_markers_that_pre_commit_flags(
+    template_repo: TemplateRepo, tmp_path: Path
+) -> None:
+    project = template_repo.render(tmp_path / "project", "2.0.0")
+    readme = project.path / "README.md"
+    user_title = "# Churn forecasting, our way"
+    readme.write_text(readme.read_text().replace("# My ML Project", user_title, 1))
+    commit_all(project.path, "Our title")
+    template_repo.release(
+        "3.0.0",
+        {
+            "README.md.jinja": lambda text: text.replace(
+                "# {{ project_name }}", "# {{ project_name }} (reproducible)", 1
+            )
+        },
+    )
+    update(project.path, "3.0.0")
+    text = readme.read_text()
+    assert "<<<<<<<" in text and ">>>>>>>" in text
+    assert user_title in text and "# My ML Project (reproducible)" in text
+    hook = subprocess.run(
+        [tool("pre-commit"), "run", "check-merge-conflict", "--files", "README.md"],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
+    )
+    assert hook.returncode == 1
+    assert "README.md" in hook.stdout
+
+
+@pytest.mark.slow
+def test_user_edits_survive_an_update_of_the_same_files(
+    template_repo: TemplateRepo, tmp_path: Path
+) -> None:
+    project = template_repo.render(
+        tmp_path / "project", "2.0.0", ml_framework="sklearn"
+    )
+    path = project.path
+    package = path / "src" / "my_ml_project"
+    (package / "ranking.py").write_text('"""Our own module."""\n\nTOP_K = 5\n')
+    readme = path / "README.md"
+    readme.write_text(
+        readme.read_text() + "\n## Our findings\n\nRecall matters most.\n"
+    )
+    run(tool("poetry"), "add", "--lock", "--no-interaction", "tabulate>=0.9", cwd=path)
+    commit_all(path, "Our work")
+    template_repo.release(
+        "3.0.0",
+        {
+            "README.md.jinja": lambda text: text.replace(
+                "## Project layout", "## Where things are", 1
+            ),
+            "pyproject.toml.jinja": lambda text: text.replace(
+                '    "typer>=0.12",\n', '    "typer>=0.12",\n    "rich>=13.0",\n', 1
+            ),
+        },
+    )
+    update(path, "3.0.0")
+    assert (package / "ranking.py").read_text().endswith("TOP_K = 5\n")
+    text = readme.read_text()
+    assert "## Our findings\n\nRecall matters most." in text
+    assert "## Where things are" in text and "<<<<<<<" not in text
+    pyproject = project.toml("pyproject.toml")["project"]["dependencies"]
+    assert any(d.startswith("tabulate") for d in pyproject)
+    assert "rich>=13.0" in pyproject
+    locked = {p["name"] for p in project.toml("poetry.lock")["package"]}
+    assert {"tabulate", "rich"} <= locked
+    run(tool("poetry"), "check", "--lock", cwd=path)
