@@ -46,6 +46,10 @@ ANSWER_SETS: dict[str, dict[str, str]] = {
         "license": "none",
         "python_version": "3.11",
     },
+    "longest-package-name": {
+        "project_name": "Forecasting Customer Churn Daily",
+        "license": "MIT",
+    },
     "quoted-author-custom-names": {
         "project_name": 'Churn "Radar"',
         "project_slug": "churn.radar",

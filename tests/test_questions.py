@@ -28,6 +28,7 @@ BAD_ANSWERS = [
     ("package_name", "My_Package", "not a valid package name"),
     ("package_name", "torch", "would shadow a module"),
     ("package_name", "tests", "would shadow a module"),
+    ("package_name", "a" * 33, "at most 32 characters"),
     ("description", "", "must not be empty"),
     ("description", "two\nlines", "single line"),
     ("author_name", " ", "must not be empty"),

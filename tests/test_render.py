@@ -70,17 +70,41 @@ def test_layout_matches_the_design(project: Project) -> None:
         "noxfile.py",
         f"src/{package}/__init__.py",
         f"src/{package}/__main__.py",
-        f"src/{package}/cli.py",
-        f"src/{package}/config.py",
-        "tests/test_config.py",
+        *(
+            f"src/{package}/{module}.py"
+            for module in (
+                "cli", "config", "log", "params", "interfaces", "data", "schema",
+                "features", "model", "train", "evaluate", "seeding", "run_info",
+            )
+        ),  # fmt: skip
+        *(
+            f"tests/test_{name}.py"
+            for name in ("config", "cli", "data", "schema", "features", "model")
+        ),
+        "tests/test_pipeline.py",
+        "tests/test_reproducibility.py",
+        "tests/test_framework.py",
+        "dvc.yaml",
+        "params.yaml",
+        ".dvc/config",
+        ".dvc/.gitignore",
+        ".dvcignore",
+        "mkdocs.yml",
         "docs/index.md",
+        "docs/pipeline.md",
+        "docs/reproducibility.md",
+        "docs/updating.md",
+        "notebooks/01-exploration.ipynb",
+        "Dockerfile",
+        ".dockerignore",
+        ".github/dependabot.yml",
+        ".github/workflows/ci.yml",
         *(
             f"data/{part}/.gitkeep"
             for part in ("raw", "interim", "processed", "external")
         ),
         "models/.gitkeep",
         "reports/figures/.gitkeep",
-        "notebooks/.gitkeep",
     ]
     missing = [name for name in expected if not (project.path / name).is_file()]
     assert missing == []
@@ -165,3 +189,25 @@ def test_names_are_derived_from_an_awkward_project_name(tmp_path) -> None:
     assert project.answers["project_slug"] == "deja-vu-forecasting-2026"
     assert project.answers["package_name"] == "deja_vu_forecasting_2026"
     assert (project.path / "src" / "deja_vu_forecasting_2026" / "cli.py").is_file()
+
+
+def test_pipeline_stages_call_the_package_with_real_inputs(project: Project) -> None:
+    package = project.answers["package_name"]
+    stages = yaml.safe_load((project.path / "dvc.yaml").read_text())["stages"]
+    params = yaml.safe_load((project.path / "params.yaml").read_text())
+    assert list(stages) == ["ingest", "prepare", "features", "train", "evaluate"]
+    for name, stage in stages.items():
+        command = " ".join(stage["cmd"].split())
+        assert f"python -m {package} {name}" in command
+        assert "PYTHONHASHSEED=0" in command
+        for dependency in stage["deps"]:
+            if dependency.startswith("src/"):
+                assert (project.path / dependency).is_file(), dependency
+        for dotted in stage.get("params", []):
+            value = params
+            for key in dotted.split("."):
+                value = value[key]
+    assert "CUBLAS_WORKSPACE_CONFIG=:4096:8" in stages["train"]["cmd"]
+    suffix = ".pt" if project.answers["ml_framework"] == "pytorch" else ".pkl"
+    assert f"models/model{suffix}" in stages["train"]["outs"]
+    assert isinstance(params["seed"], int)

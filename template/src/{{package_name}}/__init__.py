@@ -1,3 +1,3 @@
-"""Data preparation, training and evaluation of the project."""
+"""A reproducible ML project."""
 
 __version__ = "0.1.0"

@@ -1,17 +1,26 @@
-"""Command-line interface; the pipeline's stages call it as ``python -m <package>``."""
+"""Command-line interface; the pipeline's stages call it as ``python -m <package>``.
+
+Each pipeline stage in ``dvc.yaml`` is one command here. A stage that fails
+for a reason the user can fix (bad data, bad parameters, missing inputs)
+prints one paragraph naming the problem and exits with code 1, without a
+traceback, leaving the outputs of earlier runs as they were.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import platform
+from collections.abc import Callable
 from typing import Annotated, Optional
 
 import typer
 
 from . import __version__
 from .config import Settings
+from .errors import PipelineError
 from .log import configure_logging
+from .params import Params, load_params
 
 app = typer.Typer(
     help="Pipeline stages and helpers of this project.",
@@ -30,6 +39,61 @@ def main(
 ) -> None:
     """Configure logging before any command runs."""
     configure_logging(log_level or Settings().log_level)
+
+
+def run_stage(stage: Callable[[Settings, Params], object]) -> None:
+    """Run ``stage`` with the settings and parameters of this project.
+
+    A :class:`PipelineError` becomes a one-paragraph message on stderr and
+    exit code 1.
+    """
+    try:
+        settings = Settings()
+        stage(settings, load_params(settings.params_file))
+    except PipelineError as exc:
+        message = " ".join(str(exc).split())
+        typer.echo(f"Error: {message}", err=True)
+        raise typer.Exit(code=1) from None
+
+
+@app.command()
+def ingest() -> None:
+    """Copy the configured data source (data.source) to data/raw."""
+    from .data import ingest as stage
+
+    run_stage(stage)
+
+
+@app.command()
+def prepare() -> None:
+    """Validate the raw data and split it into data/interim/{train,test}.csv."""
+    from .data import prepare as stage
+
+    run_stage(stage)
+
+
+@app.command()
+def features() -> None:
+    """Fit the scaler on train and write scaled splits to data/processed."""
+    from .features import build_features as stage
+
+    run_stage(stage)
+
+
+@app.command()
+def train() -> None:
+    """Train the model in params.yaml (train section) and save it to models/."""
+    from .train import train as stage
+
+    run_stage(stage)
+
+
+@app.command()
+def evaluate() -> None:
+    """Score the model on the test split: reports/metrics.json and plots."""
+    from .evaluate import evaluate as stage
+
+    run_stage(stage)
 
 
 @app.command()

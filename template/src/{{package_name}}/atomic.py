@@ -1,0 +1,46 @@
+"""Write files atomically, so that a failed stage never leaves half a file.
+
+Each writer puts the content in a temporary file in the destination folder,
+flushes it to disk, then renames it over the destination with
+:func:`os.replace`, which is atomic on the same file system.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one step, creating parent folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Replace ``path`` with UTF-8 ``text`` in one step."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Replace ``path`` with ``payload`` as indented, key-sorted JSON."""
+    write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    """Replace ``path`` with ``frame`` as CSV, without the index."""
+    write_text(path, frame.to_csv(index=False, lineterminator="\n"))

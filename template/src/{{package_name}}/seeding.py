@@ -1,0 +1,59 @@
+"""One place that makes a run repeatable: seeds and determinism switches.
+
+Call :func:`seed_everything` once at the start of a stage, after the model
+module is imported. It seeds Python's ``random`` and NumPy and, when the
+process uses torch (the PyTorch model module imports it), seeds torch on the
+CPU and every CUDA device and switches torch to deterministic algorithms. A
+project that never imports torch does not pay for importing it here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+import warnings
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+CUBLAS_WORKSPACE_CONFIG = ":4096:8"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed every random number generator in use and force determinism.
+
+    Sets ``CUBLAS_WORKSPACE_CONFIG`` (needed by deterministic cuBLAS; it only
+    takes effect if CUDA has not been initialised yet, which is why ``dvc.yaml``
+    also sets it) unless already set, and warns when ``PYTHONHASHSEED`` is
+    unset, since hash randomisation cannot be switched off once Python runs.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE_CONFIG)
+    if "PYTHONHASHSEED" not in os.environ:
+        warnings.warn(
+            "PYTHONHASHSEED is not set: the iteration order of sets of strings "
+            "may differ between runs. Set it (e.g. PYTHONHASHSEED=0) before "
+            "starting Python.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    random.seed(seed)
+    np.random.seed(seed)
+    if "torch" in sys.modules:
+        _seed_torch(seed)
+    logger.debug("Seeded random number generators with %d", seed)
+
+
+def _seed_torch(seed: int) -> None:
+    """Seed torch (CPU and all CUDA devices) and switch on deterministic mode."""
+    import torch
+
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False

@@ -1,0 +1,146 @@
+"""The DVC pipeline end to end, in a throw-away git repository.
+
+The first ``dvc repro`` runs every stage; a second runs none; forced re-runs
+write bit-identical outputs; changing a training parameter re-runs only
+``train`` and ``evaluate``; ``dvc exp run -S`` works and ``dvc exp show``
+lists the metrics. Everything checked is parsed from dvc.lock or JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import copy_project, run, update_params
+
+pytestmark = pytest.mark.slow
+
+UPSTREAM = ("ingest", "prepare", "features")
+DOWNSTREAM = ("train", "evaluate")
+
+
+def dvc(root: Path, *args: str) -> str:
+    return run([sys.executable, "-m", "dvc", *args], root).stdout
+
+
+def git(root: Path, *args: str) -> str:
+    return run(["git", *args], root).stdout
+
+
+def read_lock(root: Path) -> dict[str, Any]:
+    lock: dict[str, Any] = yaml.safe_load((root / "dvc.lock").read_text())
+    return lock
+
+
+def out_hashes(root: Path) -> dict[str, str]:
+    """``{output path: md5}`` for every output of every stage in dvc.lock."""
+    return {
+        out["path"]: out["md5"]
+        for stage in read_lock(root)["stages"].values()
+        for out in stage.get("outs", [])
+    }
+
+
+def stage_outputs(root: Path) -> dict[str, list[str]]:
+    return {
+        name: [out["path"] for out in stage.get("outs", [])]
+        for name, stage in read_lock(root)["stages"].items()
+    }
+
+
+def modified_times(root: Path) -> dict[str, int]:
+    """Latest modification time (ns) of each output file or folder."""
+    times = {}
+    for outputs in stage_outputs(root).values():
+        for name in outputs:
+            path = root / name
+            files = (
+                [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+            )
+            times[name] = max(p.stat().st_mtime_ns for p in files)
+    return times
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git+DVC copy of the project after one committed ``dvc repro``."""
+    root = copy_project(tmp_path_factory.mktemp("pipeline") / "project")
+    git(root, "init", "-q")
+    git(root, "config", "user.name", "Pipeline Test")
+    git(root, "config", "user.email", "pipeline-test@example.com")
+    dvc(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Project")
+    dvc(root, "repro")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Run the pipeline")
+    return root
+
+
+def test_first_repro_writes_every_output(repo: Path) -> None:
+    lock = read_lock(repo)
+    assert set(lock["stages"]) == {*UPSTREAM, *DOWNSTREAM}
+    for path in out_hashes(repo):
+        assert (repo / path).exists(), path
+    metrics = json.loads((repo / "reports" / "metrics.json").read_text())
+    assert metrics["roc_auc"] > 0.9
+    assert metrics["accuracy"] > 0.85
+
+
+def test_second_repro_runs_nothing(repo: Path) -> None:
+    lock_before, times_before = read_lock(repo), modified_times(repo)
+    dvc(repo, "repro")
+    assert read_lock(repo) == lock_before
+    assert modified_times(repo) == times_before
+    assert json.loads(dvc(repo, "status", "--json")) == {}
+
+
+def test_forced_repro_is_bitwise_reproducible(repo: Path) -> None:
+    expected = out_hashes(repo)
+    for _ in range(2):
+        dvc(repo, "repro", "-f")
+        assert out_hashes(repo) == expected
+
+
+def test_changing_a_train_param_reruns_only_train_and_evaluate(repo: Path) -> None:
+    outputs, times_before = stage_outputs(repo), modified_times(repo)
+    lock_before = read_lock(repo)
+    update_params(repo, "train", "val_size", 0.25)
+
+    dvc(repo, "repro")
+
+    times_after = modified_times(repo)
+    for stage in UPSTREAM:
+        for path in outputs[stage]:
+            assert times_after[path] == times_before[path], f"{stage} re-ran"
+        assert read_lock(repo)["stages"][stage] == lock_before["stages"][stage]
+    for stage in DOWNSTREAM:
+        for path in outputs[stage]:
+            assert times_after[path] > times_before[path], f"{stage} did not run"
+    train_params = read_lock(repo)["stages"]["train"]["params"]["params.yaml"]
+    assert train_params["train"]["val_size"] == 0.25
+
+    git(repo, "checkout", "--", "params.yaml")
+    dvc(repo, "repro")
+    assert read_lock(repo) == lock_before
+
+
+def test_experiment_with_a_changed_param_is_listed(repo: Path) -> None:
+    dvc(repo, "exp", "run", "-S", "train.val_size=0.3")
+    rows = json.loads(dvc(repo, "exp", "show", "--json"))
+    experiments = [
+        rev
+        for row in rows
+        for experiment in row.get("experiments") or []
+        for rev in experiment["revs"]
+    ]
+    assert len(experiments) == 1
+    data = experiments[0]["data"]
+    assert data["params"]["params.yaml"]["data"]["train"]["val_size"] == 0.3
+    metrics = data["metrics"]["reports/metrics.json"]["data"]
+    assert {"accuracy", "f1", "roc_auc", "log_loss"} <= set(metrics)
+    assert "reports/live/metrics.json" in data["metrics"]
