@@ -138,9 +138,17 @@ def trivial_template(folder: Path) -> Path:
     return folder
 
 
+def git_commit_all(project: Path, message: str) -> None:
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.org"]
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", message], cwd=project, check=True)
+
+
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Measure rendering against copier's floor, then install + tests per framework.
+    """Print figures: render time against copier's floor, then per framework the
+    install, `dvc repro` from a fresh render, the default `nox` run and an update.
 
     `nox -s bench -- render` stops after the rendering figures.
     """
@@ -155,23 +163,30 @@ def bench(session: nox.Session) -> None:
     if session.posargs == ["render"]:
         return
     python = "3.12"
-    env = {"POETRY_VIRTUALENVS_IN_PROJECT": "true", "DVC_NO_ANALYTICS": "1"}
-    os.environ.update(env)
+    os.environ.update(POETRY_VIRTUALENVS_IN_PROJECT="true", DVC_NO_ANALYTICS="1")
+    nox_command = ["nox", "--non-interactive", "--download-python", "never"]
+    figures = []
     for framework in FRAMEWORKS:
         with tempfile.TemporaryDirectory() as tmp:
             project = Path(tmp) / "project"
             render(session, project, ml_framework=framework, python_version=python)
-            for command in (["init", "-q"], ["add", "-A"]):
-                subprocess.run(["git", *command], cwd=project, check=True)
+            git_commit_all(project, "Start from reproml")
             timed(session, "poetry", "env", "use", f"python{python}", cwd=project)
             install = timed(
                 session, "poetry", "install", "--no-interaction", cwd=project
             )
-            tests = timed(
-                session, "nox", "--download-python", "never", "-s", f"tests({python})",
-                cwd=project,
+            repro = timed(session, "poetry", "run", "dvc", "repro", cwd=project)
+            default_nox = timed(session, *nox_command, cwd=project)
+            git_commit_all(project, "Pipeline outputs")
+            update = timed(
+                session, "copier", "update", "--trust", "--defaults", "--vcs-ref=HEAD",
+                "--skip-answered", cwd=project,
             )  # fmt: skip
-            session.log(
-                f"{framework}: poetry install {install:6.1f} s (Poetry cache as it is)"
-            )
-            session.log(f"{framework}: nox -s 'tests({python})' {tests:6.1f} s")
+            figures.append((framework, install, repro, default_nox, update))
+    session.log("per framework (seconds; install with Poetry's cache as it is):")
+    session.log("  framework   install  dvc repro  nox (default)  copier update")
+    for framework, install, repro, default_nox, update in figures:
+        session.log(
+            f"  {framework:<10}{install:8.1f}{repro:11.1f}{default_nox:15.1f}"
+            f"{update:15.1f}"
+        )

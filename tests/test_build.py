@@ -4,12 +4,14 @@ passes its own checks, with the real tools (Poetry, nox, pre-commit)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import Project, render, run, tool
 
 pytestmark = pytest.mark.slow
@@ -88,13 +90,49 @@ def test_cli_entry_point_runs(installed: Project) -> None:
     assert report["settings"]["project_root"] == str(installed.path.resolve())
 
 
-def test_project_nox_lint_and_tests_pass(installed: Project) -> None:
-    python = installed.answers["python_version"]
-    run(
-        tool("nox"), "--non-interactive", "--download-python", "never",
-        "-s", "lint", f"tests({python})",
-        cwd=installed.path, env=ISOLATED,
-    )  # fmt: skip
+def nox_sessions(project: Project, *sessions: str) -> str:
+    """Run the project's own nox sessions; return what they printed."""
+    command = [tool("nox"), "--non-interactive", "--download-python", "never"]
+    completed = run(*command, "-s", *sessions, cwd=project.path, env=ISOLATED)
+    return completed.stdout + completed.stderr
+
+
+def test_project_nox_default_sessions_pass(installed: Project) -> None:
+    # lint, and every test of the project: unit, property, pipeline, reproducibility
+    output = nox_sessions(
+        installed, "lint", f"tests({installed.answers['python_version']})"
+    )
+    assert "Session lint was successful" in output
+
+
+def test_project_nox_typecheck_docs_build_notebooks_pass(installed: Project) -> None:
+    nox_sessions(installed, "typecheck", "docs", "build", "notebooks")
+    assert (installed.path / "site" / "index.html").is_file()
+    assert sorted(p.suffix for p in (installed.path / "dist").iterdir()) == [
+        ".gz",
+        ".whl",
+    ]
+
+
+def test_pre_commit_passes_twice_and_changes_nothing(installed: Project) -> None:
+    pre_commit = installed.path / ".venv" / "bin" / "pre-commit"
+    before = run("git", "status", "--porcelain", cwd=installed.path).stdout
+    for _ in range(2):
+        run(pre_commit, "run", "--all-files", cwd=installed.path)
+    assert run("git", "status", "--porcelain", cwd=installed.path).stdout == before
+
+
+def test_pipeline_and_reproducibility_proof(installed: Project) -> None:
+    nox_sessions(installed, "pipeline")
+    metrics = json.loads((installed.path / "reports" / "metrics.json").read_text())
+    assert metrics["accuracy"] > 0.9, metrics
+    figures = {p.name for p in (installed.path / "reports" / "figures").glob("*.png")}
+    assert {"confusion_matrix.png", "roc_curve.png"} <= figures
+    lock = yaml.safe_load((installed.path / "dvc.lock").read_text())
+    assert set(lock["stages"]) == {"ingest", "prepare", "features", "train", "evaluate"}
+    output = nox_sessions(installed, "reproduce")
+    hashes = re.findall(r"run (\d): (model\.\w+) sha256 ([0-9a-f]{64})", output)
+    assert len(hashes) == 2 and hashes[0][2] == hashes[1][2], output
 
 
 def test_build_makes_a_wheel_and_an_sdist(installed: Project) -> None:
