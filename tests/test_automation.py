@@ -51,6 +51,7 @@ def test_ci_covers_every_check_on_the_python_matrix(project: Project) -> None:
         "typecheck",
         "docs",
         "build",
+        "integration",
     }
     assert jobs["tests"]["strategy"]["matrix"]["python"] == [
         "3.10",
@@ -126,7 +127,8 @@ def test_nox_lists_one_session_per_job(project: Project) -> None:
     marked = [line.split(" -> ")[0].split(" ", 1) for line in listing if " -> " in line]
     sessions = {name: mark == "*" for mark, name in marked}
     python = project.answers["python_version"]
-    expected = {"lint", "typecheck", "docs", "build", "notebooks"}
+    expected = {"lint", "typecheck", "docs", "build", "notebooks", "integration"}
+    expected |= {"pipeline", "reproduce"}
     expected |= {f"tests({v})" for v in ("3.10", "3.11", "3.12", "3.13")}
     assert expected <= set(sessions)
     assert {name for name, default in sessions.items() if default} == {

@@ -91,18 +91,25 @@ def test_cli_entry_point_runs(installed: Project) -> None:
 
 
 def nox_sessions(project: Project, *sessions: str) -> str:
-    """Run the project's own nox sessions; return what they printed."""
+    """Run the project's own nox sessions (its defaults when none are named)."""
     command = [tool("nox"), "--non-interactive", "--download-python", "never"]
-    completed = run(*command, "-s", *sessions, cwd=project.path, env=ISOLATED)
+    selection = ["-s", *sessions] if sessions else []
+    completed = run(*command, *selection, cwd=project.path, env=ISOLATED)
     return completed.stdout + completed.stderr
 
 
 def test_project_nox_default_sessions_pass(installed: Project) -> None:
-    # lint, and every test of the project: unit, property, pipeline, reproducibility
-    output = nox_sessions(
-        installed, "lint", f"tests({installed.answers['python_version']})"
-    )
-    assert "Session lint was successful" in output
+    output = nox_sessions(installed)
+    python = installed.answers["python_version"]
+    for session in ("lint", f"tests({python})"):
+        assert f"Session {session} was successful" in output
+
+
+def test_project_integration_tests_pass(installed: Project) -> None:
+    # the project's slow tests: dvc repro end to end, two-process reproducibility
+    output = nox_sessions(installed, "integration")
+    summary = re.search(r"(\d+) passed", output)
+    assert summary and int(summary.group(1)) >= 4, output
 
 
 def test_project_nox_typecheck_docs_build_notebooks_pass(installed: Project) -> None:
