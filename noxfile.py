@@ -209,25 +209,32 @@ def container_engine() -> str | None:
 def image(session: nox.Session) -> None:
     """Build a rendered project's Docker image and run its pipeline inside (opt-in).
 
-    Needs docker or podman. `REPROML_IMAGE_BUILD_ARGS` adds build options, for
+    Needs docker or podman. `REPROML_IMAGE_BUILD_ARGS` and
+    `REPROML_IMAGE_RUN_ARGS` add options to the build and run commands, for
     example `--build-arg BASE_IMAGE=localhost/python:3.12` where no registry is
-    reachable. Arguments after `--` are the frameworks (both by default).
+    reachable. Arguments after `--` are `framework=python` pairs (default:
+    both frameworks on Python 3.12).
     """
     engine = container_engine()
     if engine is None:
         session.skip("Neither docker nor podman can build images here.")
     install_test_tools(session)
-    extra = os.environ.get("REPROML_IMAGE_BUILD_ARGS", "").split()
-    for framework in session.posargs or FRAMEWORKS:
+    build_args = os.environ.get("REPROML_IMAGE_BUILD_ARGS", "").split()
+    run_args = os.environ.get("REPROML_IMAGE_RUN_ARGS", "").split()
+    targets = session.posargs or [f"{framework}=3.12" for framework in FRAMEWORKS]
+    for target in targets:
+        framework, _, python = target.partition("=")
         with tempfile.TemporaryDirectory() as tmp:
             project = Path(tmp) / "project"
-            render(session, project, ml_framework=framework)
+            render(session, project, ml_framework=framework, python_version=python)
             tag = f"localhost/reproml-{framework}:test"
             start = time.perf_counter()
-            session.run(engine, "build", *extra, "-t", tag, str(project), external=True)
+            session.run(
+                engine, "build", *build_args, "-t", tag, str(project), external=True
+            )
             built = time.perf_counter() - start
             output = session.run(
-                engine, "run", "--rm", tag, "sh", "-c",
+                engine, "run", "--rm", *run_args, tag, "sh", "-c",
                 "dvc repro && echo METRICS && cat reports/metrics.json",
                 external=True, silent=True,
             )  # fmt: skip
