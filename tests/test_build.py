@@ -122,10 +122,11 @@ def test_project_nox_typecheck_docs_build_notebooks_pass(installed: Project) -> 
 
 
 def test_pre_commit_passes_twice_and_changes_nothing(installed: Project) -> None:
-    pre_commit = installed.path / ".venv" / "bin" / "pre-commit"
+    # As a user runs it: the hooks call the tools of the project's environment.
+    pre_commit = [tool("poetry"), "run", "pre-commit", "run", "--all-files"]
     before = run("git", "status", "--porcelain", cwd=installed.path).stdout
     for _ in range(2):
-        run(pre_commit, "run", "--all-files", cwd=installed.path)
+        run(*pre_commit, cwd=installed.path, env=ISOLATED)
     assert run("git", "status", "--porcelain", cwd=installed.path).stdout == before
 
 
