@@ -107,7 +107,11 @@ def timed(session: nox.Session, *command: str, cwd: Path) -> float:
     """Wall time in seconds of one run of `command` with the session's tools."""
     env = {**os.environ, "PATH": f"{session.bin}{os.pathsep}{os.environ['PATH']}"}
     start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
+    done = subprocess.run(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    if done.returncode != 0:
+        session.error(f"{' '.join(command)} failed:\n{done.stdout.decode()[-4000:]}")
     return time.perf_counter() - start
 
 
@@ -199,8 +203,9 @@ def bench(session: nox.Session) -> None:
             git_commit_all(project, "Start from reproml")
             timed(session, "poetry", "env", "use", f"python{python}", cwd=project)
             install = timed(
-                session, "poetry", "install", "--no-interaction", cwd=project
-            )
+                session, "poetry", "install", "--no-interaction", "--compile",
+                cwd=project,
+            )  # fmt: skip
             repro = timed(session, "poetry", "run", "dvc", "repro", cwd=project)
             default_nox = timed(session, *nox_command, cwd=project)
             git_commit_all(project, "Pipeline outputs")

@@ -3,6 +3,7 @@ linters (zizmor, actionlint, hadolint) and follow the answers."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -107,6 +108,9 @@ def test_dockerfile_is_reproducible_and_unprivileged(project: Project) -> None:
     user_lines = [line for line in text.splitlines() if line.startswith("USER ")]
     assert user_lines and all("root" not in line for line in user_lines)
     assert "poetry.lock" in text
+    # The app user cannot write .pyc files into the image's environment.
+    installs = re.findall(r"poetry install[^\n]*", text)
+    assert installs and all("--compile" in line for line in installs), installs
     ignored = (project.path / ".dockerignore").read_text().splitlines()
     assert {".git", ".venv", ".env"} <= set(ignored)
 
@@ -119,6 +123,9 @@ def test_pre_commit_hooks_call_the_locked_tools(project: Project) -> None:
         assert hooks[required]["language"] == "system"
     assert hooks["forbid-rej"]["language"] == "fail"
     assert "copier-answers" in config["exclude"]
+    # DVC writes dvc.lock; a fixer's edit would be undone by the next `dvc repro`.
+    for fixer in ("trailing-whitespace", "end-of-file-fixer"):
+        assert re.search(hooks[fixer]["exclude"], "dvc.lock"), hooks[fixer]
 
 
 def test_nox_lists_one_session_per_job(project: Project) -> None:
