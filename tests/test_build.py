@@ -47,14 +47,7 @@ def installed(request: pytest.FixtureRequest, tmp_path_factory) -> Project:
     git_commit_all(project.path)
     poetry = tool("poetry")
     run(poetry, "env", "use", python, cwd=project.path, env=ISOLATED)
-    run(
-        poetry,
-        "install",
-        "--no-interaction",
-        "--compile",
-        cwd=project.path,
-        env=ISOLATED,
-    )
+    run(poetry, "install", "--no-interaction", cwd=project.path, env=ISOLATED)
     return project
 
 
