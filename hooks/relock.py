@@ -2,15 +2,18 @@
 
 copier.yml runs this on update (it needs `--trust`), in the project folder:
 
-    python hooks/relock.py TEMPLATE_ROOT ML_FRAMEWORK
+    python hooks/relock.py TEMPLATE_ROOT ML_FRAMEWORK [PREVIOUS_REF]
 
 The lock stays out of copier's 3-way merge, so after an update it may no longer
-match pyproject.toml. In order:
+match pyproject.toml, or may still be the previous release's lock. In order:
 
-1. the project's lock still matches: it is kept as it is (the user's pins stay);
-2. the release's own lock for the framework matches: it is taken, so the project
+1. the project's lock is the previous release's (at PREVIOUS_REF of the
+   template) and the release's lock matches: the release's lock is taken, so
+   fixes to a release's lock reach projects that never re-locked;
+2. the project's lock still matches: it is kept as it is (the user's pins stay);
+3. the release's own lock for the framework matches: it is taken, so the project
    holds exactly what a fresh render of the release holds;
-3. otherwise the user changed dependencies: `poetry lock` resolves again,
+4. otherwise the user changed dependencies: `poetry lock` resolves again,
    keeping every pin it can.
 
 `poetry check --lock` passes afterwards, or the script says what to run.
@@ -39,12 +42,28 @@ def lock_matches(project: Path) -> bool:
     return subprocess.run(check, cwd=project, capture_output=True).returncode == 0
 
 
-def relock(project: Path, candidate: Path) -> str:
+def released_lock_at(template_root: Path, ref: str, candidate: Path) -> bytes | None:
+    """The lock the template shipped at `ref`, or None where git cannot say."""
+    path = candidate.relative_to(template_root).as_posix()
+    shown = subprocess.run(
+        ["git", "show", f"{ref}:{path}"], cwd=template_root, capture_output=True
+    )
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def relock(
+    project: Path, candidate: Path, previous_release: bytes | None = None
+) -> str:
     """Bring the project's lock in line with its pyproject; say what was done."""
     lock = project / "poetry.lock"
+    previous = lock.read_bytes() if lock.exists() else None
+    if previous is not None and previous == previous_release:
+        shutil.copyfile(candidate, lock)
+        if lock_matches(project):
+            return "poetry.lock was the previous release's: replaced by this release's."
+        lock.write_bytes(previous)
     if lock.exists() and lock_matches(project):
         return "poetry.lock matches pyproject.toml: kept as it is."
-    previous = lock.read_bytes() if lock.exists() else None
     shutil.copyfile(candidate, lock)
     if lock_matches(project):
         return "poetry.lock replaced by the release's lock (dependencies as released)."
@@ -63,14 +82,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("template_root", type=Path)
     parser.add_argument("ml_framework")
+    parser.add_argument("previous_ref", nargs="?", help="the template's version before")
     args = parser.parse_args(argv)
     if shutil.which("poetry") is None:
         print(f"Poetry is not on PATH. {MANUAL}", file=sys.stderr)
         return 1
-    try:
-        message = relock(
-            Path.cwd(), release_lock(args.template_root, args.ml_framework)
+    candidate = release_lock(args.template_root, args.ml_framework)
+    previous_release = None
+    if args.previous_ref:
+        previous_release = released_lock_at(
+            args.template_root, args.previous_ref, candidate
         )
+    try:
+        message = relock(Path.cwd(), candidate, previous_release)
     except (subprocess.CalledProcessError, RuntimeError) as error:
         print(f"Re-locking failed ({error}). {MANUAL}", file=sys.stderr)
         return 1

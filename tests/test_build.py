@@ -51,15 +51,17 @@ def installed(request: pytest.FixtureRequest, tmp_path_factory) -> Project:
     return project
 
 
-def installed_versions(project: Project) -> dict[str, str]:
+def installed_distributions(project: Project) -> list[tuple[str, str]]:
+    """(name, version) of every distribution in the project's environment."""
     listing = run(
         project.path / ".venv" / "bin" / "python",
         "-c",
         "import importlib.metadata as m, json;"
-        "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))",
+        "print(json.dumps([[d.metadata['Name'], d.version]"
+        " for d in m.distributions()]))",
         cwd=project.path,
     )
-    return {canonical(k): v for k, v in json.loads(listing.stdout).items()}
+    return [(canonical(name), version) for name, version in json.loads(listing.stdout)]
 
 
 def canonical(name: str) -> str:
@@ -72,16 +74,22 @@ def test_lock_passes_poetry_check(installed: Project) -> None:
 
 def test_environment_holds_exactly_the_locked_versions(installed: Project) -> None:
     lock = installed.toml("poetry.lock")
-    locked = {canonical(p["name"]): p["version"] for p in lock["package"]}
-    installed_now = installed_versions(installed)
-    installed_now.pop(canonical(installed.answers["project_slug"]))
-    for bootstrap in ("pip", "setuptools", "wheel"):
-        installed_now.pop(bootstrap, None)
-    unlocked = {n: v for n, v in installed_now.items() if locked.get(n) != v}
-    assert unlocked == {}
-    assert "pytest" in installed_now and "black" in installed_now
+    locked = {(canonical(p["name"]), p["version"]) for p in lock["package"]}
+    ignored = {
+        canonical(installed.answers["project_slug"]),
+        "pip",
+        "setuptools",
+        "wheel",
+    }
+    present = [d for d in installed_distributions(installed) if d[0] not in ignored]
+    names = [name for name, _ in present]
+    # Two versions of one package would have been installed over each other.
+    assert sorted({n for n in names if names.count(n) > 1}) == []
+    assert sorted(set(present) - locked) == []
+    versions = dict(present)
+    assert "pytest" in versions and "black" in versions
     if installed.answers["ml_framework"] == "pytorch":
-        assert installed_now["torch"] == locked["torch"]
+        assert ("torch", versions["torch"]) in locked
 
 
 def test_cli_entry_point_runs(installed: Project) -> None:

@@ -10,6 +10,7 @@ import tomllib
 import pytest
 import yaml
 from conftest import Project, lock_file, run, tool
+from lockfile import drop_shadowed, duplicates
 
 UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|\{#")
 
@@ -145,6 +146,56 @@ def test_lock_is_the_committed_lock_of_its_framework(project: Project) -> None:
     packages = {p["name"]: p for p in tomllib.loads(rendered.decode())["package"]}
     assert not [name for name, p in packages.items() if "source" in p]
     assert ("torch" in packages) == (project.answers["ml_framework"] == "pytorch")
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "sklearn"])
+def test_lock_installs_one_version_of_each_package(framework: str) -> None:
+    # Two versions of one package go into the same files, in parallel.
+    assert duplicates(lock_file(framework).read_text()) == {}
+
+
+SHADOWED_LOCK = """# a lock shaped as Poetry writes the torch one
+[[package]]
+name = "cudnn"
+version = "9.0"
+markers = "platform_system == \\"Linux\\""
+
+[package.dependencies]
+cublas = "*"
+
+[[package]]
+name = "toolkit"
+version = "13.0"
+markers = "platform_system == \\"Linux\\""
+
+[package.dependencies]
+cublas = "==13.1.*"
+
+[[package]]
+name = "cublas"
+version = "13.1.1"
+markers = "sys_platform == \\"linux\\" and platform_system == \\"Linux\\""
+
+[[package]]
+name = "cublas"
+version = "13.10.0"
+markers = "platform_system == \\"Linux\\""
+
+[metadata]
+lock-version = "2.1"
+"""
+
+
+def test_a_shadowed_duplicate_is_dropped_and_a_needed_one_kept() -> None:
+    assert "Python 3.12 on Linux x86_64" in duplicates(SHADOWED_LOCK)
+    text, dropped = drop_shadowed(SHADOWED_LOCK)
+    assert dropped == ["cublas 13.10.0"]
+    assert duplicates(text) == {}
+    assert [p["version"] for p in tomllib.loads(text)["package"]][-1] == "13.1.1"
+    assert tomllib.loads(text)["metadata"] == {"lock-version": "2.1"}
+    # When a dependent needs the newer version, both stay.
+    needed = SHADOWED_LOCK.replace('cublas = "*"', 'cublas = ">=13.10"')
+    assert drop_shadowed(needed) == (needed, [])
 
 
 def test_lock_is_valid_for_the_rendered_pyproject(project: Project) -> None:
