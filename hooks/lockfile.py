@@ -66,7 +66,7 @@ def duplicates(lock_text: str) -> dict[str, dict[str, list[str]]]:
         for package in packages:
             if applies(package, environment):
                 versions.setdefault(package["name"], []).append(package["version"])
-        several = {name: found for name, found in versions.items() if len(found) > 1}
+        several = {name: vs for name, vs in versions.items() if len(vs) > 1}
         if several:
             found[label] = several
     return found
