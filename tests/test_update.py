@@ -28,13 +28,17 @@ def git(*args: str, cwd: Path) -> str:
 
 
 def previous_release() -> str:
+    """The commit of the last release tag before HEAD (else FIRST_RELEASE)."""
     found = subprocess.run(
         ["git", "describe", "--tags", "--abbrev=0", "HEAD~1"],
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
-    return found.stdout.strip() if found.returncode == 0 else FIRST_RELEASE
+    if found.returncode != 0:
+        return FIRST_RELEASE
+    # A commit, not the tag's name: the clone drops the template's own tags.
+    return git("rev-parse", f"{found.stdout.strip()}^{{commit}}", cwd=ROOT)
 
 
 @dataclass(frozen=True)
