@@ -65,7 +65,8 @@ def duplicates(lock_text: str) -> dict[str, dict[str, list[str]]]:
         versions: dict[str, list[str]] = {}
         for package in packages:
             if applies(package, environment):
-                versions.setdefault(package["name"], []).append(package["version"])
+                name = canonicalize_name(package["name"])
+                versions.setdefault(name, []).append(package["version"])
         several = {name: vs for name, vs in versions.items() if len(vs) > 1}
         if several:
             found[label] = several

@@ -196,6 +196,12 @@ def test_a_shadowed_duplicate_is_dropped_and_a_needed_one_kept() -> None:
     # When a dependent needs the newer version, both stay.
     needed = SHADOWED_LOCK.replace('cublas = "*"', 'cublas = ">=13.10"')
     assert drop_shadowed(needed) == (needed, [])
+    # When the newer version also applies where the older does not, both stay.
+    linux_only = 'version = "13.10.0"\nmarkers = "platform_system == \\"Linux\\""'
+    wider = 'version = "13.10.0"\nmarkers = "platform_system != \\"Darwin\\""'
+    assert linux_only in SHADOWED_LOCK
+    uncovered = SHADOWED_LOCK.replace(linux_only, wider)
+    assert drop_shadowed(uncovered) == (uncovered, [])
 
 
 def test_lock_is_valid_for_the_rendered_pyproject(project: Project) -> None:
