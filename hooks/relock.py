@@ -16,7 +16,10 @@ match pyproject.toml, or may still be the previous release's lock. In order:
 4. otherwise the user changed dependencies: `poetry lock` resolves again,
    keeping every pin it can.
 
-`poetry check --lock` passes afterwards, or the script says what to run.
+`poetry check --lock` passes afterwards. When it cannot re-lock (Poetry is not
+on PATH, `poetry lock` fails, no network), the lock is left exactly as it was,
+a block on stderr says what to run, and the exit status is still 0: the merge
+is written already, so the update is complete (see hooks/README.md).
 """
 
 from __future__ import annotations
@@ -27,7 +30,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-MANUAL = "Re-lock by hand in the project: poetry lock && poetry check --lock"
+MANUAL = "poetry lock && poetry check --lock"
+RULE = "=" * 78
+
+
+class RelockError(Exception):
+    """The lock could not be brought in line; the message says why."""
 
 
 def release_lock(template_root: Path, framework: str) -> Path:
@@ -72,10 +80,34 @@ def relock(
     else:
         lock.write_bytes(previous)
     print("Dependencies differ from the release's: running poetry lock ...", flush=True)
-    subprocess.run(["poetry", "lock", "--no-interaction"], cwd=project, check=True)
+    locking = subprocess.run(["poetry", "lock", "--no-interaction"], cwd=project)
+    if locking.returncode != 0:
+        raise RelockError(
+            f"`poetry lock` exited {locking.returncode} (its output is above).\n"
+            "Fix what it reports first (a dependency that cannot be resolved, or"
+            " no network)."
+        )
     if not lock_matches(project):
-        raise RuntimeError("poetry check --lock still fails after poetry lock.")
+        raise RelockError("`poetry check --lock` still fails after `poetry lock`.")
     return "poetry.lock re-resolved: your pins were kept where possible."
+
+
+def not_relocked(reason: str, project: Path) -> str:
+    """The block that tells the user the update is done but the lock is not."""
+    return "\n".join(
+        [
+            RULE,
+            f"poetry.lock was NOT re-locked: {reason}",
+            "The update itself is complete: the merged files are in place, and",
+            "poetry.lock is left exactly as it was. To bring it in line with",
+            f"pyproject.toml, run in {project}:",
+            "",
+            f"    {MANUAL}",
+            "",
+            "and commit poetry.lock.",
+            RULE,
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,20 +116,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("ml_framework")
     parser.add_argument("previous_ref", nargs="?", help="the template's version before")
     args = parser.parse_args(argv)
+    project = Path.cwd()
     if shutil.which("poetry") is None:
-        print(f"Poetry is not on PATH. {MANUAL}", file=sys.stderr)
-        return 1
+        reason = (
+            "Poetry is not on PATH.\n"
+            "Install Poetry 2 first: https://python-poetry.org/docs/#installation"
+        )
+        print(not_relocked(reason, project), file=sys.stderr)
+        return 0
     candidate = release_lock(args.template_root, args.ml_framework)
     previous_release = None
     if args.previous_ref:
         previous_release = released_lock_at(
             args.template_root, args.previous_ref, candidate
         )
+    lock = project / "poetry.lock"
+    before = lock.read_bytes() if lock.exists() else None
     try:
-        message = relock(Path.cwd(), candidate, previous_release)
-    except (subprocess.CalledProcessError, RuntimeError) as error:
-        print(f"Re-locking failed ({error}). {MANUAL}", file=sys.stderr)
-        return 1
+        message = relock(project, candidate, previous_release)
+    except (RelockError, OSError, subprocess.SubprocessError) as error:
+        if before is None:
+            lock.unlink(missing_ok=True)
+        else:
+            lock.write_bytes(before)
+        print(not_relocked(str(error), project), file=sys.stderr)
+        return 0
     print(message)
     return 0
 

@@ -7,14 +7,18 @@ release commit a change to the clone's template and tag it 3.0.0.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import copier
 import pytest
+import yaml
 from conftest import ROOT, Project, run, tool
 
 # The previous release while no release tag precedes HEAD: the first commit
@@ -235,3 +239,90 @@ def test_user_edits_survive_an_update_of_the_same_files(
     locked = {p["name"] for p in project.toml("poetry.lock")["package"]}
     assert {"tabulate", "rich"} <= locked
     run(tool("poetry"), "check", "--lock", cwd=path)
+
+
+def update_as_a_user(project: Path, ref: str, path: str) -> subprocess.CompletedProcess:
+    """`copier update --trust` from the command line, with `path` as PATH."""
+    return subprocess.run(
+        [
+            sys.executable, "-m", "copier", "update", "--trust", "--defaults",
+            f"--vcs-ref={ref}",
+        ],
+        cwd=project,
+        env={**os.environ, "PATH": path},
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+
+
+def not_relocked_block(stderr: str) -> list[str]:
+    """The lines between the two ==== rules that relock.py prints on stderr."""
+    lines = stderr.splitlines()
+    rules = [index for index, line in enumerate(lines) if set(line) == {"="}]
+    assert len(rules) == 2, stderr
+    return lines[rules[0] + 1 : rules[1]]
+
+
+@pytest.fixture
+def release_with_new_readme(template_repo: TemplateRepo, tmp_path: Path) -> Path:
+    """A project at 2.0.0 and a release 3.0.0 that retitles its README."""
+    project = template_repo.render(tmp_path / "project", "2.0.0")
+    template_repo.release(
+        "3.0.0",
+        {
+            "README.md.jinja": lambda text: text.replace(
+                "# {{ project_name }}", "# {{ project_name }} (reproducible)", 1
+            )
+        },
+    )
+    return project.path
+
+
+def assert_updated_but_not_relocked(
+    project: Path, lock_before: bytes, done: subprocess.CompletedProcess
+) -> list[str]:
+    """The merge is in place and the lock untouched; returns the message block."""
+    assert done.returncode == 0, done.stderr
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith("# My ML Project (reproducible)\n")
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["_commit"] == "3.0.0"
+    assert (project / "poetry.lock").read_bytes() == lock_before
+    block = not_relocked_block(done.stderr)
+    assert "    poetry lock && poetry check --lock" in block
+    assert "poetry.lock is left exactly as it was. To bring it in line with" in block
+    return block
+
+
+def test_update_without_poetry_completes_and_says_how_to_relock(
+    release_with_new_readme: Path,
+) -> None:
+    project = release_with_new_readme
+    lock_before = (project / "poetry.lock").read_bytes()
+    folders = os.environ["PATH"].split(os.pathsep)
+    without_poetry = [d for d in folders if not shutil.which("poetry", path=d)]
+    assert len(without_poetry) < len(folders), "the test needs Poetry on PATH"
+    done = update_as_a_user(project, "3.0.0", os.pathsep.join(without_poetry))
+    block = assert_updated_but_not_relocked(project, lock_before, done)
+    assert block[0] == "poetry.lock was NOT re-locked: Poetry is not on PATH."
+
+
+def test_update_whose_relock_fails_completes_and_keeps_the_lock(
+    release_with_new_readme: Path,
+) -> None:
+    project = release_with_new_readme
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    # A dependency no release of the package satisfies: `poetry lock` fails.
+    pyproject.write_text(
+        text.replace("dependencies = [\n", 'dependencies = [\n    "tabulate<0",\n', 1),
+        encoding="utf-8",
+    )
+    dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    assert "tabulate<0" in dependencies
+    commit_all(project, "Depend on what cannot be had")
+    lock_before = (project / "poetry.lock").read_bytes()
+    done = update_as_a_user(project, "3.0.0", os.environ["PATH"])
+    block = assert_updated_but_not_relocked(project, lock_before, done)
+    assert block[0].startswith("poetry.lock was NOT re-locked: `poetry lock` exited")
+    assert "tabulate" in done.stdout + done.stderr
