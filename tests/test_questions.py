@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import keyword
 import subprocess
 import sys
 from pathlib import Path
 
+import jinja2
 import pytest
-from conftest import ROOT, render
+from conftest import ROOT, Project, render
 
 # (question, bad answer, words the refusal must contain)
 BAD_ANSWERS = [
@@ -88,3 +90,72 @@ def test_good_answers_are_accepted(tmp_path: Path, answers: dict[str, str]) -> N
     project = render(tmp_path / "project", **answers)
     for key, value in answers.items():
         assert project.answers[key] == value
+
+
+# (project name, kind of clash of the name derived from it, package name)
+CLASHING_NAMES = [
+    ("class", "keyword", "class_project"),
+    ("Match", "soft keyword", "match_project"),
+    ("type", "soft keyword", "type_project"),
+    ("Tests", "the project's tests folder", "tests_project"),
+    ("Data", "the project's data folder", "data_project"),
+    ("torch", "a runtime dependency", "torch_project"),
+    ("Pydantic Settings", "a dependency's module", "pydantic_settings_project"),
+    ("pytest", "a development tool", "pytest_project"),
+    (
+        "Forecasting Customer Churn Daily With Extras",
+        "over 32 characters: cut after a word",
+        "forecasting_customer_churn_daily",
+    ),
+    ("A" * 40, "over 32 characters in one word", "a" * 32),
+]
+
+
+@pytest.mark.parametrize(
+    ("project_name", "clash", "package"),
+    CLASHING_NAMES,
+    ids=[clash for _, clash, _ in CLASHING_NAMES],
+)
+def test_defaults_turn_a_clashing_derived_package_name_into_a_valid_one(
+    tmp_path: Path, project_name: str, clash: str, package: str
+) -> None:
+    project = render(tmp_path / "project", project_name=project_name)
+    assert project.answers["package_name"] == package
+    assert (project.package / "cli.py").is_file()
+
+
+def test_cli_defaults_render_a_project_named_after_a_keyword(tmp_path: Path) -> None:
+    destination = tmp_path / "project"
+    subprocess.run(
+        [
+            sys.executable, "-m", "copier", "copy", "--quiet", "--defaults",
+            "--vcs-ref=HEAD", "--data=project_name=class", str(ROOT), str(destination),
+        ],
+        check=True,
+    )  # fmt: skip
+    assert (destination / "src" / "class_project" / "__init__.py").is_file()
+
+
+def shared_names():
+    """includes/names.jinja as copier loads it: its lists and limits."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(ROOT),
+        extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
+    )
+    return environment.get_template("includes/names.jinja").module
+
+
+def test_every_python_keyword_is_refused_as_a_package_name() -> None:
+    lowercase = {k for k in keyword.kwlist + keyword.softkwlist if k.islower()}
+    assert lowercase <= set(shared_names().keywords)
+
+
+def test_no_top_level_folder_of_the_project_can_name_the_package(
+    project: Project,
+) -> None:
+    folders = {
+        path.name
+        for path in project.path.iterdir()
+        if path.is_dir() and path.name.isidentifier()
+    }
+    assert folders <= set(shared_names().taken)
