@@ -16,7 +16,7 @@ ABBREVIATIONS = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf)\.$")
 
 # (what is wrong, pattern in prose with each code span read as `CODE`)
 BROKEN = [
-    ("a sentence that starts lowercase", re.compile(r"(?<![A-Za-z]\.[a-z])\. [a-z]")),
+    ("a sentence that starts lowercase", re.compile(r"\. [a-z]")),
     ("doubled spaces", re.compile(r"\S  +\S")),
     ("doubled punctuation", re.compile(r"[,;:]\s*[,;:.]|(?<!\.)\.\.(?!\.)|\(\s*\)")),
     ("a space before punctuation", re.compile(r"\w [,;:.](?:\s|$)")),
@@ -28,18 +28,31 @@ BROKEN = [
 
 
 def prose_lines(markdown: str):
-    """(line number, text) of each line outside code, with code spans as `CODE`."""
-    fenced = False
+    """(line number, text) of each line outside code, with code spans as `CODE`.
+
+    Code is a fenced block, or an indented one (after a blank line, outside a
+    list); a blank text ends a paragraph.
+    """
+    fenced = in_code = in_list = False
+    previous_blank = True
     for number, line in enumerate(markdown.splitlines(), start=1):
-        if FENCE.match(line):
-            fenced = not fenced
+        blank = not line.strip()
+        if FENCE.match(line) or fenced:
+            fenced ^= bool(FENCE.match(line))
+            yield number, ""
             continue
-        if fenced or line.startswith("    ") and not LIST_MARKER.match(line):
-            continue
-        text = LINK.sub(r"\1", INLINE_CODE.sub("CODE", line))
-        if text.lstrip().startswith(("|", ":::", "<!--")):
-            continue  # table rows align with spaces; mkdocstrings directives
-        yield number, text.strip()
+        indented = line.startswith(("    ", "\t"))
+        in_code = indented and not in_list and (previous_blank or in_code)
+        if LIST_MARKER.match(line):
+            in_list = True
+        elif previous_blank and not blank and not line.startswith(" "):
+            in_list = False
+        previous_blank = blank
+        text = LINK.sub(r"\1", INLINE_CODE.sub("CODE", line)).strip()
+        if in_code or text.startswith(("|", ":::", "<!--")):
+            yield number, ""  # code; table rows align with spaces; mkdocstrings
+        else:
+            yield number, text
 
 
 def sentences_across_lines(lines):
@@ -100,6 +113,7 @@ def test_the_prose_check_skips_code_and_abbreviations() -> None:
         "Run it, e.g. the `nox  -s . lint` session.\n\n"
         "```bash\nnox -s tests  # two spaces. fine\n```\n\n"
         "| a  | b |\n| --- | --- |\n\n"
+        "Indented code:\n\n    x  = 1. y\n\n- an item\n\n    its second paragraph.\n\n"
         "`PYTHONHASHSEED` and `CUBLAS_WORKSPACE_CONFIG` are set where it starts.\n"
     )
     assert problems(markdown) == []
