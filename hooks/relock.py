@@ -59,6 +59,14 @@ def released_lock_at(template_root: Path, ref: str, candidate: Path) -> bytes | 
     return shown.stdout if shown.returncode == 0 else None
 
 
+def restore(lock: Path, previous: bytes | None) -> None:
+    """Put the lock back as it was: these bytes, or no file."""
+    if previous is None:
+        lock.unlink(missing_ok=True)
+    else:
+        lock.write_bytes(previous)
+
+
 def relock(
     project: Path, candidate: Path, previous_release: bytes | None = None
 ) -> str:
@@ -75,10 +83,7 @@ def relock(
     shutil.copyfile(candidate, lock)
     if lock_matches(project):
         return "poetry.lock replaced by the release's lock (dependencies as released)."
-    if previous is None:
-        lock.unlink()
-    else:
-        lock.write_bytes(previous)
+    restore(lock, previous)
     print("Dependencies differ from the release's: running poetry lock ...", flush=True)
     locking = subprocess.run(["poetry", "lock", "--no-interaction"], cwd=project)
     if locking.returncode != 0:
@@ -135,10 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         message = relock(project, candidate, previous_release)
     except (RelockError, OSError, subprocess.SubprocessError) as error:
-        if before is None:
-            lock.unlink(missing_ok=True)
-        else:
-            lock.write_bytes(before)
+        restore(lock, before)
         print(not_relocked(str(error), project), file=sys.stderr)
         return 0
     print(message)
