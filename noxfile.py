@@ -32,6 +32,10 @@ POETRY_PLUGINS = os.environ.get("REPROML_POETRY_PLUGINS", "").split()
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.default_venv_backend = "venv"
+# The tests read and write the UTF-8 templates and tool output without naming
+# an encoding: UTF-8 mode (Python 3.15's default, PEP 686) keeps that true on
+# Windows, for every process the sessions start.
+os.environ.setdefault("PYTHONUTF8", "1")
 
 
 def install_test_tools(session: nox.Session) -> None:
