@@ -5,8 +5,9 @@ of strings) from ``PYTHONHASHSEED`` when the interpreter starts; nothing can
 change it afterwards. So when a pipeline command starts without the project's
 seed, it runs itself once more as a child process with the seed set, and
 passes the child's output and exit code through. A child process, not
-``os.exec*``, because on Windows ``exec`` starts a new process and returns at
-once, and the caller (DVC, a scheduler) would see the parent's exit code.
+``os.exec*``: on Windows, ``exec`` starts a new process and ends the calling
+one at once, so the caller (DVC, a scheduler) would see the command finish
+before its work, with the wrong exit code.
 
 This module imports only the standard library: the decision costs nothing
 next to the imports of the command itself.
