@@ -16,6 +16,7 @@ next to the imports of the command itself.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -40,13 +41,17 @@ def needs_hash_seed(args: Sequence[str], environ: Mapping[str, str]) -> bool:
 def run_with_hash_seed(args: Sequence[str]) -> int:
     """Run ``python -m <package> args`` with the hash seed; its exit code.
 
-    The child shares this process's stdin, stdout and stderr.
+    The child shares this process's stdin, stdout and stderr, and is asked to
+    stop when this process is (SIGTERM, as schedulers and ``timeout`` send).
     """
     command = [sys.executable, "-m", PACKAGE, *args]
     env = {**os.environ, "PYTHONHASHSEED": HASH_SEED}
     with subprocess.Popen(command, env=env) as child:
+        signal.signal(signal.SIGTERM, lambda signum, frame: child.terminate())
         try:
-            return child.wait()
+            code = child.wait()
         except KeyboardInterrupt:
             # Ctrl+C reached the child too: let it stop and report its status.
-            return child.wait()
+            code = child.wait()
+    # A child ended by signal N reports -N; a shell reports 128 + N.
+    return code if code >= 0 else 128 - code
