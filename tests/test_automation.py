@@ -3,6 +3,7 @@ linters (zizmor, actionlint, hadolint) and follow the answers."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 
@@ -45,7 +46,28 @@ def test_superseded_runs_are_cancelled(project: Project, name: str) -> None:
     assert "github.ref" in concurrency["group"]
 
 
-def test_ci_covers_every_check_on_the_python_matrix(project: Project) -> None:
+def matrix_runs(job: dict) -> list[dict]:
+    """The runs a job's strategy matrix makes, as GitHub Actions expands it:
+    every combination of the lists, then each `include` entry added to the
+    combinations it does not contradict, or as a run of its own."""
+    matrix = dict(job["strategy"]["matrix"])
+    includes = matrix.pop("include", [])
+    runs = [dict(zip(matrix, values)) for values in itertools.product(*matrix.values())]
+    originals = [dict(combination) for combination in runs]
+    for entry in includes:
+        extended = False
+        for combination, original in zip(runs, originals):
+            if all(original.get(key, value) == value for key, value in entry.items()):
+                combination.update(entry)
+                extended = True
+        if not extended:
+            runs.append(dict(entry))
+    return runs
+
+
+def test_ci_covers_every_check_on_the_python_and_platform_matrix(
+    project: Project,
+) -> None:
     jobs = workflow(project, "ci.yml")["jobs"]
     assert set(jobs["checks"]["strategy"]["matrix"]["session"]) == {
         "lint",
@@ -54,16 +76,34 @@ def test_ci_covers_every_check_on_the_python_matrix(project: Project) -> None:
         "build",
         "integration",
     }
-    assert jobs["tests"]["strategy"]["matrix"]["python"] == [
-        "3.10",
-        "3.11",
-        "3.12",
-        "3.13",
-    ]
+    python = project.answers["python_version"]
+    runs = {(run["os"], run["python"]) for run in matrix_runs(jobs["tests"])}
+    assert runs == {
+        *(("ubuntu-latest", version) for version in ("3.11", "3.12", "3.13", "3.14")),
+        ("windows-latest", python),
+        ("macos-latest", python),
+    }
+    assert jobs["tests"]["runs-on"] == "${{ matrix.os }}"
     setup = next(
         s for s in jobs["checks"]["steps"] if "setup-python" in s.get("uses", "")
     )
-    assert setup["with"]["python-version"] == project.answers["python_version"]
+    assert setup["with"]["python-version"] == python
+
+
+def test_pipeline_is_reproduced_on_linux_and_windows(project: Project) -> None:
+    job = workflow(project, "pipeline.yml")["jobs"]["reproduce"]
+    assert job["runs-on"] == "${{ matrix.os }}"
+    assert {run["os"] for run in matrix_runs(job)} == {
+        "ubuntu-latest",
+        "windows-latest",
+    }
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "pipeline.yml"])
+def test_steps_run_in_bash_on_every_runner(project: Project, name: str) -> None:
+    # Windows runners default to PowerShell, where the steps' syntax differs.
+    document = workflow(project, name)
+    assert document["defaults"] == {"run": {"shell": "bash"}}
 
 
 def test_template_update_is_checked_on_a_schedule(project: Project) -> None:

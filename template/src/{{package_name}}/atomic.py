@@ -1,8 +1,9 @@
 """Write files atomically, so that a failed stage never leaves half a file.
 
 Each writer puts the content in a temporary file in the destination folder,
-flushes it to disk, then renames it over the destination with
-:func:`os.replace`, which is atomic on the same file system.
+flushes it to disk, closes it, then renames it over the destination with
+:func:`os.replace`, which is atomic on the same file system on POSIX and on
+Windows (where a file that is still open cannot be renamed).
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ from typing import Any
 from . import atomic
 
 PACKAGES = ("numpy", "pandas", "scikit-learn", "pandera", "torch", "dvclive")
+# Category-like names whose order as a set depends on the string-hash seed.
+HASH_PROBE = ("apple", "banana", "cherry", "damson", "elder", "fig", "grape", "hazel")
 
 
 def package_versions() -> dict[str, str]:
@@ -48,6 +50,16 @@ def torch_state() -> dict[str, Any]:
     }
 
 
+def string_hash_order() -> list[str]:
+    """The order in which this process iterates a set of fixed names.
+
+    It follows the string-hash seed the interpreter started with (which
+    ``PYTHONHASHSEED`` sets, and nothing can change later): two runs that
+    record different orders could also order a set of categories differently.
+    """
+    return list(set(HASH_PROBE))
+
+
 def collect(seed: int, stage: str) -> dict[str, Any]:
     """Everything about this run's environment that can change its results."""
     return {
@@ -64,6 +76,7 @@ def collect(seed: int, stage: str) -> dict[str, Any]:
             name: os.environ.get(name)
             for name in ("CUBLAS_WORKSPACE_CONFIG", "PYTHONHASHSEED")
         },
+        "string_hash_order": string_hash_order(),
     }
 
 

@@ -17,6 +17,8 @@ import warnings
 
 import numpy as np
 
+from .hashseed import HASH_SEED, PACKAGE
+
 logger = logging.getLogger(__name__)
 
 CUBLAS_WORKSPACE_CONFIG = ":4096:8"
@@ -26,16 +28,19 @@ def seed_everything(seed: int) -> None:
     """Seed every random number generator in use and force determinism.
 
     Sets ``CUBLAS_WORKSPACE_CONFIG`` (needed by deterministic cuBLAS; it only
-    takes effect if CUDA has not been initialised yet, which is why ``dvc.yaml``
-    also sets it) unless already set, and warns when ``PYTHONHASHSEED`` is
-    unset, since hash randomisation cannot be switched off once Python runs.
+    takes effect if CUDA has not been initialised yet, so call this first)
+    unless already set. Warns when ``PYTHONHASHSEED`` is not the project's
+    hash seed, since hash randomisation cannot be switched off once Python
+    runs: the pipeline commands of the CLI always run with it (see
+    :mod:`.hashseed`), other callers must set it before starting Python.
     """
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE_CONFIG)
-    if "PYTHONHASHSEED" not in os.environ:
+    if os.environ.get("PYTHONHASHSEED") != HASH_SEED:
         warnings.warn(
-            "PYTHONHASHSEED is not set: the iteration order of sets of strings "
-            "may differ between runs. Set it (e.g. PYTHONHASHSEED=0) before "
-            "starting Python.",
+            f"PYTHONHASHSEED is not {HASH_SEED}: the iteration order of sets of "
+            f"strings may differ between runs. Set PYTHONHASHSEED={HASH_SEED} "
+            f"before starting Python, or run the stage through the CLI "
+            f"(python -m {PACKAGE} <stage>), which sets it.",
             RuntimeWarning,
             stacklevel=2,
         )
