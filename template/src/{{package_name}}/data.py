@@ -23,7 +23,7 @@ from .config import Settings
 from .errors import ConfigError, DataValidationError
 from .interfaces import DataSource, IntArray
 from .params import DataParams, Params
-from .schema import validate_frame
+from .schema import plain, validate_frame
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +192,11 @@ def split_indices(
     for positions in groups:
         n_out = split_sizes(len(positions), share)
         if not 0 < n_out < len(positions):
-            what = "the data" if labels is None else f"class {labels[positions[0]]!r}"
+            what = (
+                "the data"
+                if labels is None
+                else f"class {plain(labels[positions[0]])!r}"
+            )
             raise DataValidationError(
                 f"Cannot split {what}: {len(positions)} row(s) are too few to "
                 f"appear on both sides with a held-out share of {share}."
@@ -207,14 +211,14 @@ def split_frame(
     """Split rows into train and test reproducibly (stratified by class)."""
     labels = None
     if data.task == "classification":
-        labels = encode_labels(frame[data.target], data)
+        labels = frame[data.target].to_numpy()
     train, test = split_indices(labels, len(frame), data.test_size, seed)
     return frame.iloc[train], frame.iloc[test]
 
 
 def encode_labels(target: pd.Series, data: DataParams) -> IntArray:
     """Map each class label to its position in ``data.classes`` (0, 1, ...)."""
-    codes = pd.Categorical(target, categories=data.labels).codes
+    codes = pd.Index(data.labels).get_indexer(target)
     if (codes < 0).any():
         unknown = sorted({str(v) for v in target[codes < 0].head(MAX_UNKNOWN)})
         raise DataValidationError(

@@ -102,7 +102,7 @@ class CategoryEncoder:
         text = category_strings(values)
         if MISSING in self.categories:
             text = text.fillna(MISSING)
-        return np.asarray(pd.Categorical(text, categories=self.categories).codes)
+        return np.asarray(pd.Index(self.categories).get_indexer(text))
 
     def encode(self, values: pd.Series) -> FloatArray:
         """An ``(n_rows, n_categories)`` matrix of zeros and ones."""

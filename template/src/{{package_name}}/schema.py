@@ -86,7 +86,7 @@ def build_schema(
     columns = {name: _feature_column(spec) for name, spec in data.features.items()}
     if target and data.task == "classification":
         columns[data.target] = pa.Column(
-            checks=pa.Check.isin(data.labels, name="known_class"), nullable=False
+            checks=pa.Check.isin(data.labels), nullable=False
         )
     elif target:
         columns[data.target] = pa.Column(
@@ -126,8 +126,14 @@ def validate_frame(
 def describe_failures(failure_cases: pd.DataFrame, data: DataParams) -> list[str]:
     """Turn pandera's table of failure cases into one plain phrase per problem."""
     problems = []
+    checks = failure_cases["check"].astype(str)
+    # Where values are not of the column's type, other checks on that column
+    # only repeat the problem (as Python errors): report the type alone.
+    untyped = set(failure_cases["column"][checks.str.match(r"(coerce_)?dtype")])
     grouped = failure_cases.groupby(["column", "check"], dropna=False, sort=False)
     for (column, check), cases in grouped:
+        if column in untyped and not str(check).startswith(("coerce_dtype", "dtype")):
+            continue
         values = [str(value) for value in cases["failure_case"]]
         if check == "column_in_dataframe":
             problems.append(f"missing column(s) {', '.join(map(repr, values))}")
@@ -149,7 +155,7 @@ def _what_failed(column: str, check: str, data: DataParams) -> str:
         return "value(s) that are not numbers"
     if check == "finite":
         return "infinite value(s)"
-    if check == "known_class":
+    if check.startswith("isin"):
         return f"label(s) outside the classes {data.labels}"
     if check.startswith("greater_than_or_equal_to") and spec is not None:
         return f"value(s) below the minimum {spec.min}"
@@ -164,7 +170,7 @@ def _describe_values(
     """Describe the rows of one column that failed one check."""
     rows = [int(row) + 1 for row in cases["index"].dropna().tolist()[:MAX_EXAMPLES]]
     shown = cases["failure_case"][:MAX_EXAMPLES]
-    examples = ", ".join(repr(_plain(value)) for value in shown)
+    examples = ", ".join(repr(plain(value)) for value in shown)
     problem = _what_failed(column, check, data)
     where = f" at row(s) {', '.join(map(str, rows))}" if rows else ""
     if check == "not_nullable":
@@ -172,6 +178,6 @@ def _describe_values(
     return f"column {column!r} has {len(cases)} {problem}, e.g. {examples}{where}"
 
 
-def _plain(value: object) -> object:
+def plain(value: object) -> object:
     """A NumPy scalar as the Python value a person would type."""
     return value.item() if isinstance(value, np.generic) else value
