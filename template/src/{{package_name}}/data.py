@@ -249,9 +249,6 @@ def prepare(settings: Settings, params: Params) -> tuple[Path, Path]:
     data = params.data
     raw_path = settings.raw_dir / RAW_FILE
     frame = validate_frame(read_table(raw_path, "raw data"), data, str(raw_path))
-    if data.task == "classification":
-        counts = frame[data.target].value_counts(sort=False)
-        check_class_sizes(dict(counts.items()), data.test_size, params.train.val_size)
     train, test = split_frame(frame, data, params.seed)
     train_path = settings.interim_dir / TRAIN_FILE
     test_path = settings.interim_dir / TEST_FILE
