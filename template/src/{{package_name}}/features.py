@@ -18,12 +18,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from . import atomic
 from .config import Settings
-from .data import TEST_FILE, TRAIN_FILE, encode_labels, read_table, write_parquet
+from .data import TEST_FILE, TRAIN_FILE, encode_labels, read_table, write_arrow
 from .errors import ConfigError, DataValidationError
-from .interfaces import FloatArray
+from .interfaces import FloatArray, Matrix
 from .params import DataParams, Params
 from .schema import category_strings, validate_frame
 
@@ -94,7 +96,7 @@ class CategoryEncoder:
     @classmethod
     def fit(cls, values: pd.Series, nullable: bool) -> CategoryEncoder:
         """Categories seen in ``values``, sorted; ``MISSING`` last if nullable."""
-        seen = sorted(set(category_strings(values).dropna()) - {MISSING})
+        seen = sorted(set(category_strings(values).dropna().unique()) - {MISSING})
         return cls([*seen, MISSING] if nullable else seen)
 
     def codes(self, values: pd.Series) -> np.ndarray:
@@ -104,22 +106,23 @@ class CategoryEncoder:
             text = text.fillna(MISSING)
         return np.asarray(pd.Index(self.categories).get_indexer(text))
 
-    def encode(self, values: pd.Series) -> FloatArray:
+    def encode(self, values: pd.Series) -> Matrix:
         """An ``(n_rows, n_categories)`` matrix of zeros and ones."""
-        return self.one_hot(self.codes(values))
-
-    def one_hot(self, codes: np.ndarray) -> FloatArray:
-        """One-hot rows of category positions; all zeros where a code is -1."""
-        matrix = np.zeros((len(codes), len(self.categories)), dtype=np.float64)
-        known = np.flatnonzero(codes >= 0)
-        matrix[known, codes[known]] = 1.0
+        matrix = np.zeros((len(values), len(self.categories)), dtype=np.float32)
+        set_one_hot(matrix, self.codes(values))
         return matrix
 
-    def decode(self, matrix: FloatArray) -> list[str | None]:
+    def decode(self, matrix: Matrix) -> list[str | None]:
         """The category of each one-hot row; None for an all-zero row."""
         return [
             self.categories[int(row.argmax())] if row.any() else None for row in matrix
         ]
+
+
+def set_one_hot(block: Matrix, codes: np.ndarray) -> None:
+    """Set ``block[row, code]`` to 1 for every row whose code is not -1."""
+    known = np.flatnonzero(codes >= 0)
+    block[known, codes[known]] = 1.0
 
 
 class FeatureTransform:
@@ -143,11 +146,14 @@ class FeatureTransform:
     ) -> FeatureTransform:
         """Learn medians, scale and categories from the training rows ``frame``."""
         numeric = frame[data.numeric].to_numpy(dtype=np.float64)
-        medians = np.zeros(numeric.shape[1])
-        for column in range(numeric.shape[1]):
-            present = numeric[:, column][~np.isnan(numeric[:, column])]
-            medians[column] = np.median(present) if len(present) else 0.0
-        filled = np.where(np.isnan(numeric), medians, numeric)
+        present = ~np.isnan(numeric)
+        medians = np.array(
+            [
+                np.median(numeric[present[:, i], i]) if present[:, i].any() else 0.0
+                for i in range(numeric.shape[1])
+            ]
+        )
+        filled = np.where(present, numeric, medians)
         encoders = {
             name: CategoryEncoder.fit(frame[name], data.features[name].nullable)
             for name in data.categorical
@@ -169,16 +175,24 @@ class FeatureTransform:
         ]
         return [*self.numeric, *one_hot]
 
-    def transform(self, frame: pd.DataFrame) -> FloatArray:
-        """The model's input matrix for the raw rows ``frame``."""
+    def transform(self, frame: pd.DataFrame) -> Matrix:
+        """The model's input matrix for the raw rows ``frame``.
+
+        Numeric columns are imputed and scaled in float64, one at a time, and
+        stored as float32, so a large table needs little memory beyond the
+        result.
+        """
         missing = [name for name in self.input_columns if name not in frame.columns]
         if missing:
             raise DataValidationError(
                 f"The rows lack the feature column(s) {', '.join(map(repr, missing))}."
             )
-        numeric = frame[self.numeric].to_numpy(dtype=np.float64)
-        numeric = np.where(np.isnan(numeric), self.medians, numeric)
-        parts = [self.scaler.transform(numeric)]
+        matrix = np.zeros((len(frame), len(self.output_columns)), dtype=np.float32)
+        for i, name in enumerate(self.numeric):
+            values = frame[name].to_numpy(dtype=np.float64)
+            values = np.where(np.isnan(values), self.medians[i], values)
+            matrix[:, i] = (values - self.scaler.center[i]) / self.scaler.scale[i]
+        start = len(self.numeric)
         for name, encoder in self.encoders.items():
             codes = encoder.codes(frame[name])
             unseen = int((codes < 0).sum())
@@ -189,8 +203,10 @@ class FeatureTransform:
                     name,
                     unseen,
                 )
-            parts.append(encoder.one_hot(codes))
-        return np.hstack(parts) if len(parts) > 1 else parts[0]
+            stop = start + len(encoder.categories)
+            set_one_hot(matrix[:, start:stop], codes)
+            start = stop
+        return matrix
 
     def to_dict(self) -> dict[str, Any]:
         """Everything needed to rebuild the fitted transform, as JSON types."""
@@ -246,7 +262,7 @@ def check_transform_matches(transform: FeatureTransform, data: DataParams) -> No
 
 def model_inputs(
     frame: pd.DataFrame, transform: FeatureTransform, data: DataParams
-) -> tuple[FloatArray, np.ndarray]:
+) -> tuple[Matrix, np.ndarray]:
     """Matrix and encoded targets (class positions or values) of validated rows."""
     return transform.transform(frame), encode_targets(frame[data.target], data)
 
@@ -265,12 +281,16 @@ def build_features(settings: Settings, params: Params) -> list[Path]:
     for name in (TRAIN_FILE, TEST_FILE):
         path = settings.interim_dir / name
         frames[name] = validate_frame(read_table(path, "interim data"), data, str(path))
-    transform = FeatureTransform.fit(frames[TRAIN_FILE], data, params.features.scaler)
     train = frames[TRAIN_FILE]
-    matrix = pd.DataFrame(transform.transform(train), columns=transform.output_columns)
-    matrix[data.target] = train[data.target].to_numpy()
+    transform = FeatureTransform.fit(train, data, params.features.scaler)
+    matrix = transform.transform(train)
+    columns = {
+        name: pa.array(matrix[:, i]) for i, name in enumerate(transform.output_columns)
+    }
+    del matrix
+    columns[data.target] = pa.array(train[data.target].to_numpy())
     processed_path = settings.processed_dir / TRAIN_FILE
-    write_parquet(processed_path, matrix)
+    write_arrow(processed_path, pa.table(columns))
     transform_path = settings.models_dir / TRANSFORM_FILE
     transform.save(transform_path)
     logger.info(
@@ -285,20 +305,29 @@ def build_features(settings: Settings, params: Params) -> list[Path]:
 
 def load_processed(
     path: Path, transform: FeatureTransform, data: DataParams
-) -> tuple[FloatArray, np.ndarray]:
+) -> tuple[Matrix, np.ndarray]:
     """Read the processed training split: its matrix and encoded targets."""
-    frame = read_table(path, "processed data")
+    if not path.is_file():
+        raise ConfigError(
+            f"Processed data {path} does not exist: run the features stage."
+        )
+    table = pq.read_table(path)
     columns = transform.output_columns
-    absent = [name for name in [*columns, data.target] if name not in frame.columns]
+    absent = [
+        name for name in [*columns, data.target] if name not in table.column_names
+    ]
     if absent:
         raise ConfigError(
             f"Processed data {path} lacks the column(s) "
             f"{', '.join(map(repr, absent[:5]))}: run the features stage again."
         )
-    matrix = frame[columns].to_numpy(dtype=np.float64)
+    matrix = np.empty((table.num_rows, len(columns)), dtype=np.float32)
+    for i, name in enumerate(columns):
+        matrix[:, i] = table.column(name).to_numpy()
     if not np.isfinite(matrix).all():
         raise DataValidationError(
             f"Processed data {path} holds missing or infinite values: run the "
             "features stage again."
         )
-    return matrix, encode_targets(frame[data.target], data)
+    targets = table.column(data.target).to_pandas()
+    return matrix, encode_targets(targets, data)

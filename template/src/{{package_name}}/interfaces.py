@@ -19,6 +19,9 @@ from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+Matrix = NDArray[np.float32]
+"""A model's input: one row of float32 features per example, as the feature
+transform writes it (half the memory of float64, and what networks use)."""
 
 ProgressCallback = Callable[[int, dict[str, float]], None]
 """Called as ``callback(epoch, metrics)`` after each epoch of training (once,
@@ -43,15 +46,15 @@ class Model(Protocol):
 
     def fit(
         self,
-        features: FloatArray,
+        features: Matrix,
         targets: np.ndarray,
-        val_features: FloatArray,
+        val_features: Matrix,
         val_targets: np.ndarray,
         on_epoch: ProgressCallback,
     ) -> None:
         """Train on the first pair, reporting progress on the validation pair."""
 
-    def predict(self, features: FloatArray) -> FloatArray:
+    def predict(self, features: Matrix) -> FloatArray:
         """Probabilities (classification) or values (regression) of each row."""
 
     def save(self, path: Path) -> None:
