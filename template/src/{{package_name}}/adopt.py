@@ -13,7 +13,6 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
 import pandas as pd
 import yaml
@@ -22,7 +21,7 @@ from . import atomic
 from .config import Settings
 from .data import SOURCES, check_class_sizes, get_source
 from .errors import ConfigError, DataValidationError
-from .params import TASKS, DataParams, Task, parse_params
+from .params import TASKS, DataParams, FeatureSpec, Task, parse_params
 from .schema import label_values, validate_frame
 
 logger = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def is_identifier(column: pd.Series) -> bool:
     integer_or_text = pd.api.types.is_integer_dtype(column) or not (
         pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
     )
-    return (
+    return bool(
         len(column) > 1
         and integer_or_text
         and column.notna().all()
@@ -68,9 +67,9 @@ def is_identifier(column: pd.Series) -> bool:
 
 def infer_columns(
     frame: pd.DataFrame, target: str
-) -> tuple[dict[str, dict[str, Any]], list[ColumnReport]]:
+) -> tuple[dict[str, FeatureSpec], list[ColumnReport]]:
     """Each feature column's description, and a report line for every column."""
-    features: dict[str, dict[str, Any]] = {}
+    features: dict[str, FeatureSpec] = {}
     report = []
     for name in frame.columns:
         if name == target:
@@ -87,15 +86,15 @@ def infer_columns(
         numeric = pd.api.types.is_numeric_dtype(column) and not (
             pd.api.types.is_bool_dtype(column)
         )
-        spec: dict[str, Any] = {"kind": "numeric" if numeric else "categorical"}
-        if missing:
-            spec["nullable"] = True
+        spec = FeatureSpec(
+            kind="numeric" if numeric else "categorical", nullable=missing > 0
+        )
         features[str(name)] = spec
         note = "" if numeric else f"{column.nunique()} categories"
         if missing:
             fill = "the training median" if numeric else "a category of its own"
             note = f"{note}; missing: {fill}" if note else f"missing: {fill}"
-        report.append(ColumnReport(str(name), spec["kind"], missing, note))
+        report.append(ColumnReport(str(name), spec.kind, missing, note))
     return features, report
 
 
@@ -261,7 +260,7 @@ def init_data(settings: Settings, path: str, target: str, task: str | None) -> A
     )
     source = source_name(path, settings.project_root)
     frame = get_source(source, target, settings.project_root).load()
-    data, report = infer_data(frame, source, target, cast("Task | None", task), splits)
+    data, report = infer_data(frame, source, target, task, splits)
     updated = replace_section(text, "data", data_section(data))
     parse_params(yaml.safe_load(updated), params_path)
     atomic.write_text(params_path, updated)

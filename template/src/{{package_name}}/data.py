@@ -223,7 +223,7 @@ def split_frame(
 
 def encode_labels(target: pd.Series, data: DataParams) -> IntArray:
     """Map each class label to its position in ``data.classes`` (0, 1, ...)."""
-    codes = pd.Index(data.labels).get_indexer(target)
+    codes = pd.Index(data.labels).get_indexer(pd.Index(target))
     if (codes < 0).any():
         unknown = sorted({str(v) for v in target[codes < 0].head(MAX_UNKNOWN)})
         raise DataValidationError(

@@ -104,7 +104,7 @@ class CategoryEncoder:
         text = category_strings(values)
         if MISSING in self.categories:
             text = text.fillna(MISSING)
-        return np.asarray(pd.Index(self.categories).get_indexer(text))
+        return np.asarray(pd.Index(self.categories).get_indexer(pd.Index(text)))
 
     def encode(self, values: pd.Series) -> Matrix:
         """An ``(n_rows, n_categories)`` matrix of zeros and ones."""
