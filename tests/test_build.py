@@ -121,7 +121,11 @@ def test_project_integration_tests_pass(installed: Project) -> None:
     passed = set(re.findall(r"^PASSED \S+::(\S+)", output, flags=re.MULTILINE))
     own_data = {
         f"test_own_data_runs_end_to_end_after_init_data[{name}]"
-        for name in ("categorical-with-missing", "multiclass-string-labels", "regression")
+        for name in (
+            "categorical-with-missing",
+            "multiclass-string-labels",
+            "regression",
+        )
     }
     reproducible = {
         f"test_same_seed_same_weights_and_metrics[{name}]"
@@ -169,6 +173,23 @@ def test_pipeline_and_reproducibility_proof(installed: Project) -> None:
     output = nox_sessions(installed, "reproduce")
     hashes = re.findall(r"run (\d): (model\.\w+) sha256 ([0-9a-f]{64})", output)
     assert len(hashes) == 2 and hashes[0][2] == hashes[1][2], output
+
+
+def test_reproducibility_proof_holds_for_regression(installed: Project) -> None:
+    # A regression data set bundled with scikit-learn, adopted as a user would.
+    script = installed.path / ".venv" / "bin" / installed.answers["project_slug"]
+    run(script, "init-data", "sklearn:diabetes", "--target", "progression",
+        cwd=installed.path)  # fmt: skip
+    try:
+        output = nox_sessions(installed, "reproduce")
+    finally:
+        run("git", "checkout", "--", "params.yaml", cwd=installed.path)
+    hashes = re.findall(r"run (\d): (model\.\w+) sha256 ([0-9a-f]{64})", output)
+    assert len(hashes) == 2 and hashes[0][2] == hashes[1][2], output
+    metrics = json.loads(
+        (installed.path / "reports" / "live" / "metrics.json").read_text()
+    )
+    assert "val_loss" in metrics and "val_accuracy" not in metrics
 
 
 def test_build_makes_a_wheel_and_an_sdist(installed: Project) -> None:
