@@ -171,15 +171,131 @@ def git_commit_all(project: Path, message: str) -> None:
     subprocess.run([*git, "commit", "-qm", message], cwd=project, check=True)
 
 
+# A synthetic table of the data benchmark: a binary label that depends on
+# mixed numeric and categorical columns, some of them with missing values.
+SYNTHETIC_TABLE = """
+import sys
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv
+
+rows, path = int(sys.argv[1]), sys.argv[2]
+rng = np.random.default_rng(0)
+columns, score = {}, np.zeros(rows)
+for i in range(24):
+    values = rng.normal(i, 1 + i % 5, rows)
+    score += (values - i) / (1 + i % 5) * (0.3 if i % 3 == 0 else 0.0)
+    if i < 3:
+        values[rng.random(rows) < 0.05] = np.nan
+    columns[f"num_{i:02d}"] = values
+for i in range(6):
+    levels = np.array([f"level_{k}" for k in range(3 + 4 * i)], dtype=object)
+    codes = rng.integers(0, len(levels), rows)
+    score += np.where(codes % 2 == 0, 0.4, -0.4) if i < 2 else 0.0
+    values = levels[codes]
+    if i == 0:
+        values[rng.random(rows) < 0.05] = None
+    columns[f"cat_{i}"] = values
+columns["label"] = (score + rng.logistic(size=rows) > 0).astype(np.int64)
+pa.csv.write_csv(pa.table(columns), path)
+"""
+SHORT_TRAINING = """
+import yaml
+params = yaml.safe_load(open("params.yaml"))
+params["train"]["mlp"].update(epochs=1, batch_size=256)
+yaml.safe_dump(params, open("params.yaml", "w"), sort_keys=False)
+"""
+DATA_BENCH_ROWS = (10_000, 100_000, 1_000_000)
+PIPELINE_STAGES = ("ingest", "prepare", "features", "train", "evaluate")
+
+
+def run_measured(session: nox.Session, command: list[str], cwd: Path) -> tuple:
+    """(seconds, peak resident memory in MiB) of one run of `command`."""
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    output = child.stdout.read() if child.stdout else b""
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        session.error(f"{' '.join(command)} failed:\n{output.decode()[-4000:]}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def bench_data(session: nox.Session) -> None:
+    """Seconds and peak memory of each pipeline stage on synthetic tables of
+    10k, 100k and 1M rows x 30 columns (24 numeric, 6 categorical), and the
+    whole `dvc repro`, per framework."""
+    python = "3.12"
+    os.environ.update(POETRY_VIRTUALENVS_IN_PROJECT="true", DVC_NO_ANALYTICS="1")
+    os.environ.update(PYTHONHASHSEED="0")
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    table = []
+    for framework in FRAMEWORKS:
+        with tempfile.TemporaryDirectory() as tmp:
+            project = Path(tmp) / "project"
+            render(session, project, ml_framework=framework, python_version=python)
+            git_commit_all(project, "Start from reproml")
+            timed(session, "poetry", "env", "use", f"python{python}", cwd=project)
+            timed(session, "poetry", "install", "--only", "main", cwd=project)
+            venv_python = str(project / ".venv" / "bin" / "python")
+            package = next((project / "src").iterdir()).name
+            csv = project / "data" / "external" / "bench.csv"
+            for rows in DATA_BENCH_ROWS:
+                timed(session, venv_python, "-c", SYNTHETIC_TABLE, str(rows), str(csv),
+                      cwd=project)  # fmt: skip
+                cli = [venv_python, "-m", package]
+                timed(session, *cli, "init-data", str(csv), "--target", "label",
+                      cwd=project)  # fmt: skip
+                if framework == "pytorch":
+                    # One epoch of larger batches: the figures are about the data
+                    # stages, not about how long an MLP may train.
+                    timed(session, venv_python, "-c", SHORT_TRAINING, cwd=project)
+                size = timed_memory(session, venv_python, csv, project)
+                stages = [run_measured(session, [*cli, stage], project)
+                          for stage in PIPELINE_STAGES]  # fmt: skip
+                whole, _ = run_measured(
+                    session, [venv_python, "-m", "dvc", "repro", "--force"], project
+                )
+                table.append((framework, rows, size, stages, whole))
+                session.log(f"{framework} {rows} rows: dvc repro {whole:.1f} s")
+    session.log("pipeline on synthetic data, 30 columns (s = seconds, MiB = peak RSS):")
+    header = "".join(f"{stage:>17}" for stage in PIPELINE_STAGES)
+    session.log(f"  framework    rows  data MiB{header}  dvc repro")
+    for framework, rows, size, stages, whole in table:
+        cells = "".join(f"{s:7.1f} s {m:5.0f} MiB" for s, m in stages)
+        session.log(f"  {framework:<9}{rows:>8}{size:10.0f}{cells}{whole:9.1f} s")
+
+
+def timed_memory(session: nox.Session, python: str, csv: Path, cwd: Path) -> float:
+    """In-memory size (MiB) of the table as pandas reads it."""
+    code = (
+        "import sys, pandas as pd;"
+        "print(pd.read_csv(sys.argv[1]).memory_usage(deep=True).sum() / 2**20)"
+    )
+    output = subprocess.run(
+        [python, "-c", code, str(csv)], cwd=cwd, capture_output=True, text=True
+    )
+    if output.returncode != 0:
+        session.error(output.stderr[-4000:])
+    return float(output.stdout)
+
+
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Print figures: render time against copier's floor, then per framework the
     install, `dvc repro` from a fresh render and forced again, the default `nox`
-    run and an update.
+    run and an update, then the pipeline's stages on synthetic data of 10k,
+    100k and 1M rows.
 
-    `nox -s bench -- render` stops after the rendering figures.
+    `nox -s bench -- render` stops after the rendering figures; `-- data` runs
+    only the synthetic-data figures.
     """
     install_test_tools(session)
+    if session.posargs == ["data"]:
+        bench_data(session)
+        return
     runs = 9
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "project"
@@ -237,6 +353,7 @@ def bench(session: nox.Session) -> None:
         widths = (8, 11, 14, 15, 15)
         row = "".join(f"{value:{width}.1f}" for value, width in zip(seconds, widths))
         session.log(f"  {framework:<10}{row}")
+    bench_data(session)
 
 
 def container_engine() -> str | None:

@@ -76,11 +76,15 @@ def test_layout_matches_the_design(project: Project) -> None:
             for module in (
                 "cli", "config", "log", "params", "interfaces", "data", "schema",
                 "features", "model", "train", "evaluate", "seeding", "run_info",
+                "adopt",
             )
         ),  # fmt: skip
         *(
             f"tests/test_{name}.py"
-            for name in ("config", "cli", "data", "schema", "features", "model")
+            for name in (
+                "config", "cli", "data", "schema", "features", "model", "adopt",
+                "evaluate",
+            )  # fmt: skip
         ),
         "tests/test_pipeline.py",
         "tests/test_reproducibility.py",
@@ -93,6 +97,7 @@ def test_layout_matches_the_design(project: Project) -> None:
         "mkdocs.yml",
         "docs/index.md",
         "docs/pipeline.md",
+        "docs/own-data.md",
         "docs/reproducibility.md",
         "docs/updating.md",
         "notebooks/01-exploration.ipynb",

@@ -3,7 +3,10 @@
 The first ``dvc repro`` runs every stage; a second runs none; forced re-runs
 write bit-identical outputs; changing a training parameter re-runs only
 ``train`` and ``evaluate``; ``dvc exp run -S`` works and ``dvc exp show``
-lists the metrics. Everything checked is parsed from dvc.lock or JSON.
+lists the metrics. Own data sets adopted with ``init-data`` (string labels of
+three classes, categorical columns with missing values, a regression target)
+run end to end with no further edit. Everything checked is parsed from
+dvc.lock or JSON.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import copy_project, run, update_params
+from conftest import DATA_SETS, adopt, copy_project, run, update_params
 
 pytestmark = pytest.mark.slow
 
@@ -65,16 +68,21 @@ def modified_times(root: Path) -> dict[str, int]:
     return times
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git+DVC copy of the project after one committed ``dvc repro``."""
-    root = copy_project(tmp_path_factory.mktemp("pipeline") / "project")
+def git_repository(root: Path) -> None:
+    """Make ``root`` a git + DVC repository with one commit."""
     git(root, "init", "-q")
     git(root, "config", "user.name", "Pipeline Test")
     git(root, "config", "user.email", "pipeline-test@example.com")
     dvc(root, "init", "-q")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "Project")
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git+DVC copy of the project after one committed ``dvc repro``."""
+    root = copy_project(tmp_path_factory.mktemp("pipeline") / "project")
+    git_repository(root)
     dvc(root, "repro")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "Run the pipeline")
@@ -89,6 +97,12 @@ def test_first_repro_writes_every_output(repo: Path) -> None:
     metrics = json.loads((repo / "reports" / "metrics.json").read_text())
     assert metrics["roc_auc"] > 0.9
     assert metrics["accuracy"] > 0.85
+    figures = {p.name for p in (repo / "reports" / "figures" / "evaluation").iterdir()}
+    assert figures == {
+        "confusion_matrix.png",
+        "roc_curve.png",
+        "precision_recall_curve.png",
+    }
 
 
 def test_second_repro_runs_nothing(repo: Path) -> None:
@@ -144,3 +158,42 @@ def test_experiment_with_a_changed_param_is_listed(repo: Path) -> None:
     metrics = data["metrics"]["reports/metrics.json"]["data"]
     assert {"accuracy", "f1", "roc_auc", "log_loss"} <= set(metrics)
     assert "reports/live/metrics.json" in data["metrics"]
+
+
+# Scores a person would call sensible on each own data set, and the metric keys
+# its evaluator must write.
+EXPECTED = {
+    "multiclass-string-labels": (
+        {"accuracy": 0.8, "f1_macro": 0.8, "roc_auc_ovr": 0.9},
+        {"accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "log_loss"},
+        "per_class.png",
+    ),
+    "categorical-with-missing": (
+        {"accuracy": 0.75, "roc_auc": 0.8},
+        {"accuracy", "precision", "recall", "f1", "roc_auc", "average_precision"},
+        "roc_curve.png",
+    ),
+    "regression": (
+        {"r2": 0.3},
+        {"rmse", "mae", "r2"},
+        "residuals.png",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DATA_SETS))
+def test_own_data_runs_end_to_end_after_init_data(
+    tmp_path: Path, name: str
+) -> None:
+    root = copy_project(tmp_path / "project")
+    git_repository(root)
+    adopt(root, name)
+    dvc(root, "repro")
+    metrics = json.loads((root / "reports" / "metrics.json").read_text())
+    minimums, keys, figure = EXPECTED[name]
+    assert keys <= set(metrics)
+    for key, minimum in minimums.items():
+        assert metrics[key] > minimum, metrics
+    assert (root / "reports" / "figures" / "evaluation" / figure).is_file()
+    # A second run has nothing to do: the pipeline's inputs are all declared.
+    assert json.loads(dvc(root, "status", "--json")) == {}

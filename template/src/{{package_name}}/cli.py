@@ -41,6 +41,13 @@ def main(
     configure_logging(log_level or Settings().log_level)
 
 
+def fail(exc: PipelineError) -> typer.Exit:
+    """Print ``exc`` as a one-paragraph message on stderr; exit code 1."""
+    message = " ".join(str(exc).split())
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
 def run_stage(stage: Callable[[Settings, Params], object]) -> None:
     """Run ``stage`` with the settings and parameters of this project.
 
@@ -51,14 +58,12 @@ def run_stage(stage: Callable[[Settings, Params], object]) -> None:
         settings = Settings()
         stage(settings, load_params(settings.params_file))
     except PipelineError as exc:
-        message = " ".join(str(exc).split())
-        typer.echo(f"Error: {message}", err=True)
-        raise typer.Exit(code=1) from None
+        raise fail(exc) from None
 
 
 @app.command()
 def ingest() -> None:
-    """Copy the configured data source (data.source) to data/raw."""
+    """Read data.source, keep the described columns, validate: data/raw."""
     from .data import ingest as stage
 
     run_stage(stage)
@@ -66,7 +71,7 @@ def ingest() -> None:
 
 @app.command()
 def prepare() -> None:
-    """Validate the raw data and split it into data/interim/{train,test}.csv."""
+    """Validate the raw data and split it into data/interim/{train,test}.parquet."""
     from .data import prepare as stage
 
     run_stage(stage)
@@ -74,7 +79,7 @@ def prepare() -> None:
 
 @app.command()
 def features() -> None:
-    """Fit the scaler on train and write scaled splits to data/processed."""
+    """Fit the feature transform on train: models/transform.json, data/processed."""
     from .features import build_features as stage
 
     run_stage(stage)
@@ -94,6 +99,29 @@ def evaluate() -> None:
     from .evaluate import evaluate as stage
 
     run_stage(stage)
+
+
+@app.command("init-data")
+def init_data(
+    path: Annotated[
+        str, typer.Argument(help="A CSV or Parquet file, or a bundled sklearn:<name>.")
+    ],
+    target: Annotated[str, typer.Option(help="The column to predict.")],
+    task: Annotated[
+        Optional[str],
+        typer.Option(help="classification or regression (default: inferred)."),
+    ] = None,
+) -> None:
+    """Adopt a data file: infer the data section of params.yaml from it."""
+    from .adopt import format_report
+    from .adopt import init_data as adopt
+
+    try:
+        adoption = adopt(Settings(), path, target, task)
+    except PipelineError as exc:
+        raise fail(exc) from None
+    typer.echo(format_report(adoption))
+    typer.echo("Wrote the data section of params.yaml. Check it, then run `dvc repro`.")
 
 
 @app.command()

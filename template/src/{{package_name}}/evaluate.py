@@ -1,14 +1,17 @@
 """Stage ``evaluate``: score the trained model on the held-out test split.
 
-Writes ``reports/metrics.json`` (DVC metrics), PNG figures under
-``reports/figures``, plot data for ``dvc plots`` under ``reports/plots`` and an
-environment record in ``reports/run_info.json``.
+The raw test rows go through the same :class:`~.features.FeatureTransform` as
+any prediction does. Writes ``reports/metrics.json`` (DVC metrics, with keys
+fixed per evaluator), PNG figures under ``reports/figures/evaluation``, plot
+data for ``dvc plots`` under ``reports/plots`` and an environment record in
+``reports/run_info.json``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +20,25 @@ from sklearn import metrics as skm
 
 from . import atomic, run_info
 from .config import Settings
-from .data import TEST_FILE
+from .data import TEST_FILE, read_table
 from .errors import ConfigError
-from .features import TRANSFORM_FILE, Scaler, load_processed
-from .interfaces import Evaluator, FloatArray, IntArray
+from .features import (
+    TRANSFORM_FILE,
+    FeatureTransform,
+    check_transform_matches,
+    model_inputs,
+)
+from .interfaces import Evaluator, FloatArray
 from .model import MODEL_FILE, load_model
 from .params import EvaluateParams, Params
-from .plots import confusion_matrix_figure, curve_figure, save_figure
+from .plots import (
+    bar_chart_figure,
+    confusion_matrix_figure,
+    curve_figure,
+    save_figure,
+    scatter_figure,
+)
+from .schema import validate_frame
 from .seeding import seed_everything
 
 logger = logging.getLogger(__name__)
@@ -33,72 +48,82 @@ RUN_INFO_FILE = "run_info.json"
 DIGITS = 6
 
 
+def _rounded(scores: dict[str, float]) -> dict[str, float]:
+    return {name: round(float(value), DIGITS) for name, value in scores.items()}
+
+
+def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> list[Path]:
+    for name, table in tables.items():
+        atomic.write_csv(folder / name, table)
+    return [folder / name for name in tables]
+
+
+def _confusion(
+    labels: np.ndarray, predicted: np.ndarray, class_names: list[str]
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Confusion matrix and its long form for ``dvc plots``, by class name."""
+    classes = list(range(len(class_names)))
+    matrix = skm.confusion_matrix(labels, predicted, labels=classes)
+    names = np.asarray(class_names, dtype=object)
+    table = pd.DataFrame({"actual": names[labels], "predicted": names[predicted]})
+    return matrix, table
+
+
 class BinaryClassificationEvaluator:
     """Threshold and ranking metrics of a two-class problem.
 
-    Class index 1 is the positive class; ``threshold`` turns its probability
-    into a predicted label.
+    The second class of ``data.classes`` is the positive one; ``threshold``
+    turns its probability into a predicted label.
     """
 
     def __init__(self, threshold: float, class_names: list[str]) -> None:
-        if len(class_names) != 2:
-            raise ConfigError(
-                f"The 'binary' evaluator needs exactly 2 classes, got "
-                f"{len(class_names)}: register another evaluator in "
-                "evaluate.EVALUATORS and set evaluate.evaluator."
-            )
         self.threshold = threshold
         self.class_names = class_names
 
-    def predict(self, proba: FloatArray) -> IntArray:
-        """Predicted class index of each row."""
+    def predict(self, proba: FloatArray) -> np.ndarray:
+        """Predicted class position of each row."""
         return np.asarray(proba[:, 1] >= self.threshold, dtype=np.int64)
 
-    def metrics(self, labels: IntArray, proba: FloatArray) -> dict[str, float]:
+    def metrics(self, targets: np.ndarray, outputs: FloatArray) -> dict[str, float]:
         """Accuracy, precision, recall, F1, ROC AUC, average precision, log loss."""
-        predicted = self.predict(proba)
-        positive = proba[:, 1]
-        scores = {
-            "accuracy": skm.accuracy_score(labels, predicted),
-            "balanced_accuracy": skm.balanced_accuracy_score(labels, predicted),
-            "precision": skm.precision_score(labels, predicted, zero_division=0),
-            "recall": skm.recall_score(labels, predicted, zero_division=0),
-            "f1": skm.f1_score(labels, predicted, zero_division=0),
-            "roc_auc": skm.roc_auc_score(labels, positive),
-            "average_precision": skm.average_precision_score(labels, positive),
-            "log_loss": skm.log_loss(labels, proba, labels=[0, 1]),
-        }
-        return {name: round(float(value), DIGITS) for name, value in scores.items()}
+        predicted = self.predict(outputs)
+        positive = outputs[:, 1]
+        return _rounded(
+            {
+                "accuracy": skm.accuracy_score(targets, predicted),
+                "balanced_accuracy": skm.balanced_accuracy_score(targets, predicted),
+                "precision": skm.precision_score(targets, predicted, zero_division=0),
+                "recall": skm.recall_score(targets, predicted, zero_division=0),
+                "f1": skm.f1_score(targets, predicted, zero_division=0),
+                "roc_auc": skm.roc_auc_score(targets, positive),
+                "average_precision": skm.average_precision_score(targets, positive),
+                "log_loss": skm.log_loss(targets, outputs, labels=[0, 1]),
+            }
+        )
 
     def plots(
         self,
-        labels: IntArray,
-        proba: FloatArray,
+        targets: np.ndarray,
+        outputs: FloatArray,
         figures_dir: Path,
         plot_data_dir: Path,
     ) -> list[Path]:
         """Confusion matrix, ROC and precision-recall: PNGs and CSV plot data."""
-        predicted = self.predict(proba)
-        fpr, tpr, roc_thresholds = skm.roc_curve(labels, proba[:, 1])
-        precision, recall, _ = skm.precision_recall_curve(labels, proba[:, 1])
-        matrix = skm.confusion_matrix(labels, predicted, labels=[0, 1])
-        names = np.asarray(self.class_names)
-        tables = {
-            "roc.csv": pd.DataFrame(
-                {"fpr": fpr, "tpr": tpr, "threshold": roc_thresholds}
-            ),
-            "precision_recall.csv": pd.DataFrame(
-                {"recall": recall, "precision": precision}
-            ),
-            "confusion.csv": pd.DataFrame(
-                {"actual": names[labels], "predicted": names[predicted]}
-            ),
-        }
-        written = []
-        for name, table in tables.items():
-            atomic.write_csv(plot_data_dir / name, table)
-            written.append(plot_data_dir / name)
-        auc = skm.auc(fpr, tpr)
+        matrix, confusion = _confusion(targets, self.predict(outputs), self.class_names)
+        fpr, tpr, thresholds = skm.roc_curve(targets, outputs[:, 1])
+        precision, recall, _ = skm.precision_recall_curve(targets, outputs[:, 1])
+        written = _write_tables(
+            {
+                "roc.csv": pd.DataFrame(
+                    {"fpr": fpr, "tpr": tpr, "threshold": thresholds}
+                ),
+                "precision_recall.csv": pd.DataFrame(
+                    {"recall": recall, "precision": precision}
+                ),
+                "confusion.csv": confusion,
+            },
+            plot_data_dir,
+        )
         figures = {
             "confusion_matrix.png": confusion_matrix_figure(matrix, self.class_names),
             "roc_curve.png": curve_figure(
@@ -106,7 +131,7 @@ class BinaryClassificationEvaluator:
                 tpr,
                 xlabel="False positive rate",
                 ylabel="True positive rate",
-                title=f"ROC curve (AUC = {auc:.3f})",
+                title=f"ROC curve (AUC = {skm.auc(fpr, tpr):.3f})",
                 diagonal=True,
             ),
             "precision_recall_curve.png": curve_figure(
@@ -117,45 +142,240 @@ class BinaryClassificationEvaluator:
                 title="Precision-recall curve",
             ),
         }
-        for name, figure in figures.items():
-            written.append(save_figure(figure, figures_dir / name))
-        return written
+        return written + [
+            save_figure(figure, figures_dir / name) for name, figure in figures.items()
+        ]
 
 
-EvaluatorFactory = Callable[[EvaluateParams, list[str]], Evaluator]
+class MulticlassClassificationEvaluator:
+    """Metrics of a problem with two or more classes; the most probable class wins."""
 
-EVALUATORS: dict[str, EvaluatorFactory] = {
-    "binary": lambda params, names: BinaryClassificationEvaluator(
-        params.threshold, names
+    def __init__(self, class_names: list[str]) -> None:
+        self.class_names = class_names
+
+    def metrics(self, targets: np.ndarray, outputs: FloatArray) -> dict[str, float]:
+        """Accuracy, balanced accuracy, macro and weighted F1, log loss, ROC AUC."""
+        predicted = outputs.argmax(axis=1)
+        classes = list(range(len(self.class_names)))
+        return _rounded(
+            {
+                "accuracy": skm.accuracy_score(targets, predicted),
+                "balanced_accuracy": skm.balanced_accuracy_score(targets, predicted),
+                "f1_macro": skm.f1_score(
+                    targets, predicted, average="macro", zero_division=0
+                ),
+                "f1_weighted": skm.f1_score(
+                    targets, predicted, average="weighted", zero_division=0
+                ),
+                "log_loss": skm.log_loss(targets, outputs, labels=classes),
+                "roc_auc_ovr": _roc_auc_ovr(targets, outputs),
+            }
+        )
+
+    def per_class(self, targets: np.ndarray, outputs: FloatArray) -> pd.DataFrame:
+        """Precision, recall, F1 and support of each class, by class name."""
+        classes = list(range(len(self.class_names)))
+        precision, recall, f1, support = skm.precision_recall_fscore_support(
+            targets, outputs.argmax(axis=1), labels=classes, zero_division=0
+        )
+        return pd.DataFrame(
+            {
+                "class": self.class_names,
+                "precision": np.round(precision, DIGITS),
+                "recall": np.round(recall, DIGITS),
+                "f1": np.round(f1, DIGITS),
+                "support": support,
+            }
+        )
+
+    def plots(
+        self,
+        targets: np.ndarray,
+        outputs: FloatArray,
+        figures_dir: Path,
+        plot_data_dir: Path,
+    ) -> list[Path]:
+        """Confusion matrix and per-class scores: PNGs and CSV plot data."""
+        matrix, confusion = _confusion(
+            targets, outputs.argmax(axis=1), self.class_names
+        )
+        table = self.per_class(targets, outputs)
+        written = _write_tables(
+            {"confusion.csv": confusion, "per_class.csv": table}, plot_data_dir
+        )
+        figures = {
+            "confusion_matrix.png": confusion_matrix_figure(matrix, self.class_names),
+            "per_class.png": bar_chart_figure(
+                table.set_index("class")[["precision", "recall", "f1"]],
+                title="Scores per class",
+            ),
+        }
+        return written + [
+            save_figure(figure, figures_dir / name) for name, figure in figures.items()
+        ]
+
+
+def _roc_auc_ovr(targets: np.ndarray, outputs: FloatArray) -> float:
+    """One-vs-rest ROC AUC over the classes present, macro-averaged."""
+    present = np.unique(targets)
+    scores = [
+        skm.roc_auc_score(targets == label, outputs[:, label]) for label in present
+    ]
+    return float(np.mean(scores)) if len(present) > 1 else float("nan")
+
+
+class RegressionEvaluator:
+    """Error metrics of predicted values, and the plots that show where they err."""
+
+    def metrics(self, targets: np.ndarray, outputs: FloatArray) -> dict[str, float]:
+        """Root mean squared error, mean absolute error and R squared."""
+        return _rounded(
+            {
+                "rmse": np.sqrt(skm.mean_squared_error(targets, outputs)),
+                "mae": skm.mean_absolute_error(targets, outputs),
+                "r2": skm.r2_score(targets, outputs),
+            }
+        )
+
+    def plots(
+        self,
+        targets: np.ndarray,
+        outputs: FloatArray,
+        figures_dir: Path,
+        plot_data_dir: Path,
+    ) -> list[Path]:
+        """Predicted against actual, and residuals: PNGs and CSV plot data."""
+        residuals = targets - outputs
+        written = _write_tables(
+            {
+                "predicted_vs_actual.csv": pd.DataFrame(
+                    {"actual": targets, "predicted": outputs}
+                ),
+                "residuals.csv": pd.DataFrame(
+                    {"predicted": outputs, "residual": residuals}
+                ),
+            },
+            plot_data_dir,
+        )
+        low, high = float(min(targets.min(), outputs.min())), float(
+            max(targets.max(), outputs.max())
+        )
+        figures = {
+            "predicted_vs_actual.png": scatter_figure(
+                targets,
+                outputs,
+                xlabel="Actual",
+                ylabel="Predicted",
+                title="Predicted against actual",
+                line=((low, high), (low, high)),
+            ),
+            "residuals.png": scatter_figure(
+                outputs,
+                residuals,
+                xlabel="Predicted",
+                ylabel="Actual - predicted",
+                title="Residuals",
+                line=((low, high), (0.0, 0.0)),
+            ),
+        }
+        return written + [
+            save_figure(figure, figures_dir / name) for name, figure in figures.items()
+        ]
+
+
+@dataclass(frozen=True)
+class EvaluatorEntry:
+    """An evaluator registered by name: the task and class counts it scores."""
+
+    task: str
+    min_classes: int
+    max_classes: int | None
+    factory: Callable[[EvaluateParams, list[str]], Evaluator]
+
+
+EVALUATORS: dict[str, EvaluatorEntry] = {
+    "binary": EvaluatorEntry(
+        "classification",
+        2,
+        2,
+        lambda params, names: BinaryClassificationEvaluator(params.threshold, names),
+    ),
+    "multiclass": EvaluatorEntry(
+        "classification",
+        2,
+        None,
+        lambda params, names: MulticlassClassificationEvaluator(names),
+    ),
+    "regression": EvaluatorEntry(
+        "regression", 0, 0, lambda params, names: RegressionEvaluator()
     ),
 }
 
 
-def build_evaluator(params: EvaluateParams, class_names: list[str]) -> Evaluator:
-    """Create the evaluator registered as ``params.evaluator``."""
-    factory = EVALUATORS.get(params.evaluator)
-    if factory is None:
+def resolve_evaluator(params: Params) -> str:
+    """The evaluator ``evaluate.evaluator`` names (``auto``: by task and classes).
+
+    Raises :class:`ConfigError` for an unknown evaluator or one that cannot
+    score the task and classes in ``data``.
+    """
+    data = params.data
+    n_classes = len(data.labels)
+    name = params.evaluate.evaluator
+    if name == "auto":
+        if data.task == "regression":
+            name = "regression"
+        else:
+            name = "binary" if n_classes == 2 else "multiclass"
+    entry = EVALUATORS.get(name)
+    if entry is None:
         raise ConfigError(
-            f"Unknown evaluator {params.evaluator!r} in evaluate.evaluator: "
-            f"use one of {', '.join(EVALUATORS)}."
+            f"Unknown evaluator {name!r} in evaluate.evaluator: use auto or one "
+            f"of {', '.join(EVALUATORS)}."
         )
-    return factory(params, class_names)
+    too_many = entry.max_classes is not None and n_classes > entry.max_classes
+    if entry.task != data.task or n_classes < entry.min_classes or too_many:
+        what = f"{n_classes} classes" if data.task == "classification" else "values"
+        raise ConfigError(
+            f"The {name!r} evaluator cannot score a {data.task} task with {what}: "
+            "set evaluate.evaluator to auto."
+        )
+    return name
+
+
+def build_evaluator(params: Params) -> Evaluator:
+    """Create the evaluator that ``evaluate.evaluator`` resolves to."""
+    entry = EVALUATORS[resolve_evaluator(params)]
+    return entry.factory(params.evaluate, [str(label) for label in params.data.labels])
+
+
+def remove_stale(folder: Path, keep: list[Path], suffix: str) -> None:
+    """Delete files with ``suffix`` in ``folder`` that this run did not write.
+
+    After a change of task, the plots of the previous task would linger.
+    """
+    for path in folder.glob(f"*{suffix}"):
+        if path not in keep:
+            path.unlink()
 
 
 def evaluate(settings: Settings, params: Params) -> dict[str, float]:
     """Score the saved model on the test split and write metrics and plots."""
+    data = params.data
     seed_everything(params.seed)
-    class_names = [str(value) for value in params.data.classes]
-    evaluator = build_evaluator(params.evaluate, class_names)
-    scaler = Scaler.load(settings.models_dir / TRANSFORM_FILE)
-    features, labels = load_processed(
-        settings.processed_dir / TEST_FILE, params.data, scaler.columns
+    evaluator = build_evaluator(params)
+    transform = FeatureTransform.load(settings.models_dir / TRANSFORM_FILE)
+    check_transform_matches(transform, data)
+    test_path = settings.interim_dir / TEST_FILE
+    test = validate_frame(read_table(test_path, "test data"), data, str(test_path))
+    features, targets = model_inputs(test, transform, data)
+    outputs = load_model(settings.models_dir / MODEL_FILE).predict(features)
+    scores = evaluator.metrics(targets, outputs)
+    scores["n_test"] = float(len(targets))
+    written = evaluator.plots(
+        targets, outputs, settings.evaluation_figures_dir, settings.plots_dir
     )
-    model = load_model(settings.models_dir / MODEL_FILE)
-    proba = model.predict_proba(features)
-    scores = evaluator.metrics(labels, proba)
-    scores["n_test"] = float(len(labels))
-    evaluator.plots(labels, proba, settings.figures_dir, settings.plots_dir)
+    remove_stale(settings.evaluation_figures_dir, written, ".png")
+    remove_stale(settings.plots_dir, written, ".csv")
     atomic.write_json(settings.reports_dir / METRICS_FILE, scores)
     run_info.write(settings.reports_dir / RUN_INFO_FILE, params.seed, "evaluate")
     logger.info(

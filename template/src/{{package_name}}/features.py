@@ -1,8 +1,12 @@
-"""Feature scaling, fitted on the training split only.
+"""The feature transform, fitted on the training split only.
 
-Stage ``features`` reads ``data/interim``, fits the scaler on train, writes the
-scaled splits to ``data/processed`` and the fitted scaler to
-``models/transform.json`` (plain JSON: readable, portable, no pickle).
+Numeric columns are imputed with the training median, then scaled; categorical
+columns are one-hot encoded with the categories seen in training, a missing
+value being a category of its own. Stage ``features`` fits the transform,
+writes it to ``models/transform.json`` (plain JSON: readable, portable, no
+pickle) and the model-ready training split to ``data/processed``. Evaluation
+and prediction load the same file and apply the same :class:`FeatureTransform`
+to raw rows.
 """
 
 from __future__ import annotations
@@ -14,18 +18,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from . import atomic
 from .config import Settings
-from .data import TEST_FILE, TRAIN_FILE, feature_columns, read_csv, validate_dataset
-from .errors import ConfigError
-from .interfaces import FloatArray, IntArray
+from .data import TEST_FILE, TRAIN_FILE, encode_labels, read_table, write_arrow
+from .errors import ConfigError, DataValidationError
+from .interfaces import FloatArray, Matrix
 from .params import DataParams, Params
+from .schema import category_strings, validate_frame
 
 logger = logging.getLogger(__name__)
 
 TRANSFORM_FILE = "transform.json"
 SCALER_KINDS = ("standard", "minmax", "none")
+MISSING = "<missing>"
+"""The category a missing value of a nullable categorical column falls into."""
 
 
 class Scaler:
@@ -39,7 +48,6 @@ class Scaler:
     def __init__(
         self,
         kind: str = "standard",
-        columns: list[str] | None = None,
         center: list[float] | None = None,
         scale: list[float] | None = None,
     ) -> None:
@@ -48,14 +56,11 @@ class Scaler:
                 f"Unknown scaler {kind!r}: use one of {', '.join(SCALER_KINDS)}."
             )
         self.kind = kind
-        self.columns = columns or []
         self.center = np.asarray(center or [], dtype=np.float64)
         self.scale = np.asarray(scale or [], dtype=np.float64)
 
-    def fit(self, frame: pd.DataFrame) -> Scaler:
-        """Learn centre and scale of every column of ``frame``."""
-        values = frame.to_numpy(dtype=np.float64)
-        self.columns = [str(column) for column in frame.columns]
+    def fit(self, values: FloatArray) -> Scaler:
+        """Learn centre and scale of every column of ``values``."""
         if self.kind == "standard":
             center, scale = values.mean(axis=0), values.std(axis=0)
         elif self.kind == "minmax":
@@ -65,94 +70,264 @@ class Scaler:
             center, scale = np.zeros(values.shape[1]), np.ones(values.shape[1])
         # A spread at the level of rounding error means a constant column.
         tiny = 64 * np.finfo(np.float64).eps * np.maximum(np.abs(center), 1.0)
-        self.center = center
+        self.center = np.asarray(center, dtype=np.float64)
         self.scale = np.where(scale > tiny, scale, 1.0)
         return self
 
-    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Scale the fitted columns of ``frame``; same shape, index and names."""
-        values = frame[self.columns].to_numpy(dtype=np.float64)
-        return self._frame((values - self.center) / self.scale, frame.index)
+    def transform(self, values: FloatArray) -> FloatArray:
+        """Scale ``values``; same shape."""
+        return (values - self.center) / self.scale
 
-    def inverse_transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def inverse_transform(self, values: FloatArray) -> FloatArray:
         """Undo :meth:`transform`."""
-        values = frame[self.columns].to_numpy(dtype=np.float64)
-        return self._frame(values * self.scale + self.center, frame.index)
+        return values * self.scale + self.center
 
-    def _frame(self, values: FloatArray, index: pd.Index) -> pd.DataFrame:
-        return pd.DataFrame(values, columns=self.columns, index=index)
+
+class CategoryEncoder:
+    """One-hot encoding of one column over a fixed, ordered list of categories.
+
+    A value outside the list (a category unseen in training) encodes to all
+    zeros. ``MISSING`` stands for a missing value when it is in the list.
+    """
+
+    def __init__(self, categories: list[str]) -> None:
+        self.categories = list(categories)
+
+    @classmethod
+    def fit(cls, values: pd.Series, nullable: bool) -> CategoryEncoder:
+        """Categories seen in ``values``, sorted; ``MISSING`` last if nullable."""
+        seen = sorted(set(category_strings(values).dropna().unique()) - {MISSING})
+        return cls([*seen, MISSING] if nullable else seen)
+
+    def codes(self, values: pd.Series) -> np.ndarray:
+        """Position of each value in the categories; -1 where unseen."""
+        text = category_strings(values)
+        if MISSING in self.categories:
+            text = text.fillna(MISSING)
+        return np.asarray(pd.Index(self.categories).get_indexer(pd.Index(text)))
+
+    def encode(self, values: pd.Series) -> Matrix:
+        """An ``(n_rows, n_categories)`` matrix of zeros and ones."""
+        matrix = np.zeros((len(values), len(self.categories)), dtype=np.float32)
+        set_one_hot(matrix, self.codes(values))
+        return matrix
+
+    def decode(self, matrix: Matrix) -> list[str | None]:
+        """The category of each one-hot row; None for an all-zero row."""
+        return [
+            self.categories[int(row.argmax())] if row.any() else None for row in matrix
+        ]
+
+
+def set_one_hot(block: Matrix, codes: np.ndarray) -> None:
+    """Set ``block[row, code]`` to 1 for every row whose code is not -1."""
+    known = np.flatnonzero(codes >= 0)
+    block[known, codes[known]] = 1.0
+
+
+class FeatureTransform:
+    """Raw feature columns in, a float matrix out: imputation, scaling, one-hot."""
+
+    def __init__(
+        self,
+        numeric: list[str],
+        medians: list[float],
+        scaler: Scaler,
+        encoders: dict[str, CategoryEncoder],
+    ) -> None:
+        self.numeric = list(numeric)
+        self.medians = np.asarray(medians, dtype=np.float64)
+        self.scaler = scaler
+        self.encoders = encoders
+
+    @classmethod
+    def fit(
+        cls, frame: pd.DataFrame, data: DataParams, scaler: str
+    ) -> FeatureTransform:
+        """Learn medians, scale and categories from the training rows ``frame``."""
+        numeric = frame[data.numeric].to_numpy(dtype=np.float64)
+        present = ~np.isnan(numeric)
+        medians = np.array(
+            [
+                np.median(numeric[present[:, i], i]) if present[:, i].any() else 0.0
+                for i in range(numeric.shape[1])
+            ]
+        )
+        filled = np.where(present, numeric, medians)
+        encoders = {
+            name: CategoryEncoder.fit(frame[name], data.features[name].nullable)
+            for name in data.categorical
+        }
+        return cls(data.numeric, medians.tolist(), Scaler(scaler).fit(filled), encoders)
+
+    @property
+    def input_columns(self) -> list[str]:
+        """The raw columns the transform reads."""
+        return [*self.numeric, *self.encoders]
+
+    @property
+    def output_columns(self) -> list[str]:
+        """Names of the matrix's columns: numeric ones, then ``column=category``."""
+        one_hot = [
+            f"{name}={category}"
+            for name, encoder in self.encoders.items()
+            for category in encoder.categories
+        ]
+        return [*self.numeric, *one_hot]
+
+    def transform(self, frame: pd.DataFrame) -> Matrix:
+        """The model's input matrix for the raw rows ``frame``.
+
+        Numeric columns are imputed and scaled in float64, one at a time, and
+        stored as float32, so a large table needs little memory beyond the
+        result.
+        """
+        missing = [name for name in self.input_columns if name not in frame.columns]
+        if missing:
+            raise DataValidationError(
+                f"The rows lack the feature column(s) {', '.join(map(repr, missing))}."
+            )
+        matrix = np.zeros((len(frame), len(self.output_columns)), dtype=np.float32)
+        for i, name in enumerate(self.numeric):
+            values = frame[name].to_numpy(dtype=np.float64)
+            values = np.where(np.isnan(values), self.medians[i], values)
+            matrix[:, i] = (values - self.scaler.center[i]) / self.scaler.scale[i]
+        start = len(self.numeric)
+        for name, encoder in self.encoders.items():
+            codes = encoder.codes(frame[name])
+            unseen = int((codes < 0).sum())
+            if unseen:
+                logger.info(
+                    "Column %r: %d value(s) of categories unseen in training "
+                    "encoded as all zeros",
+                    name,
+                    unseen,
+                )
+            stop = start + len(encoder.categories)
+            set_one_hot(matrix[:, start:stop], codes)
+            start = stop
+        return matrix
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything needed to rebuild the fitted scaler, as JSON types."""
+        """Everything needed to rebuild the fitted transform, as JSON types."""
         return {
-            "kind": self.kind,
-            "columns": self.columns,
-            "center": self.center.tolist(),
-            "scale": self.scale.tolist(),
+            "numeric": {
+                "columns": self.numeric,
+                "medians": self.medians.tolist(),
+                "scaler": self.scaler.kind,
+                "center": self.scaler.center.tolist(),
+                "scale": self.scaler.scale.tolist(),
+            },
+            # A list, not a mapping: JSON keys are sorted, the column order is not.
+            "categorical": [
+                {"column": name, "categories": encoder.categories}
+                for name, encoder in self.encoders.items()
+            ],
+            "output_columns": self.output_columns,
         }
 
     @classmethod
-    def from_dict(cls, payload: dict[str, Any]) -> Scaler:
-        """Rebuild a scaler written by :meth:`to_dict`."""
-        return cls(
-            kind=payload["kind"],
-            columns=list(payload["columns"]),
-            center=list(payload["center"]),
-            scale=list(payload["scale"]),
-        )
+    def from_dict(cls, payload: dict[str, Any]) -> FeatureTransform:
+        """Rebuild a transform written by :meth:`to_dict`."""
+        numeric = payload["numeric"]
+        scaler = Scaler(numeric["scaler"], numeric["center"], numeric["scale"])
+        encoders = {
+            entry["column"]: CategoryEncoder(entry["categories"])
+            for entry in payload["categorical"]
+        }
+        return cls(numeric["columns"], numeric["medians"], scaler, encoders)
 
     def save(self, path: Path) -> None:
-        """Write the fitted scaler as JSON, atomically."""
+        """Write the fitted transform as JSON, atomically."""
         atomic.write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: Path) -> Scaler:
-        """Read a scaler written by :meth:`save`."""
+    def load(cls, path: Path) -> FeatureTransform:
+        """Read a transform written by :meth:`save`."""
+        if not path.is_file():
+            raise ConfigError(
+                f"Feature transform {path} does not exist: run the features stage."
+            )
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
+def check_transform_matches(transform: FeatureTransform, data: DataParams) -> None:
+    """Refuse a transform fitted for other feature columns than ``data``'s."""
+    if transform.input_columns != [*data.numeric, *data.categorical]:
+        raise ConfigError(
+            "models/transform.json was fitted for other feature columns than "
+            "data.features in params.yaml: run the features stage again."
+        )
+
+
+def model_inputs(
+    frame: pd.DataFrame, transform: FeatureTransform, data: DataParams
+) -> tuple[Matrix, np.ndarray]:
+    """Matrix and encoded targets (class positions or values) of validated rows."""
+    return transform.transform(frame), encode_targets(frame[data.target], data)
+
+
+def encode_targets(target: pd.Series, data: DataParams) -> np.ndarray:
+    """Class positions (int64) for classification, float64 values for regression."""
+    if data.task == "classification":
+        return encode_labels(target, data)
+    return target.to_numpy(dtype=np.float64)
+
+
 def build_features(settings: Settings, params: Params) -> list[Path]:
-    """Stage ``features``: validate the split, fit on train, scale both."""
+    """Stage ``features``: validate both splits, fit on train, write train's matrix."""
     data = params.data
     frames = {}
     for name in (TRAIN_FILE, TEST_FILE):
         path = settings.interim_dir / name
-        frames[name] = validate_dataset(read_csv(path, "interim data"), data, str(path))
-        # The test split must have exactly the columns found in the train split.
-        data = data.model_copy(update={"features": feature_columns(frames[name], data)})
-    columns = feature_columns(frames[TRAIN_FILE], data)
-    scaler = Scaler(params.features.scaler).fit(frames[TRAIN_FILE][columns])
-
-    written = []
-    for name, frame in frames.items():
-        scaled = scaler.transform(frame)
-        scaled[data.target] = frame[data.target].to_numpy()
-        path = settings.processed_dir / name
-        atomic.write_csv(path, scaled)
-        written.append(path)
+        frames[name] = validate_frame(read_table(path, "interim data"), data, str(path))
+    train = frames[TRAIN_FILE]
+    transform = FeatureTransform.fit(train, data, params.features.scaler)
+    matrix = transform.transform(train)
+    columns = {
+        name: pa.array(matrix[:, i]) for i, name in enumerate(transform.output_columns)
+    }
+    del matrix
+    columns[data.target] = pa.array(train[data.target].to_numpy())
+    processed_path = settings.processed_dir / TRAIN_FILE
+    write_arrow(processed_path, pa.table(columns))
     transform_path = settings.models_dir / TRANSFORM_FILE
-    scaler.save(transform_path)
-    logger.info("Scaled %d features with %s scaling", len(columns), scaler.kind)
-    return [*written, transform_path]
+    transform.save(transform_path)
+    logger.info(
+        "Fitted the transform: %d numeric (%s scaling), %d categorical -> %d columns",
+        len(transform.numeric),
+        transform.scaler.kind,
+        len(transform.encoders),
+        len(transform.output_columns),
+    )
+    return [processed_path, transform_path]
 
 
 def load_processed(
-    path: Path, data: DataParams, columns: list[str] | None = None
-) -> tuple[FloatArray, IntArray]:
-    """Read a processed split as a float feature matrix and class indices.
-
-    Scaled features may be negative, so no lower bound is checked; ``columns``
-    pins the expected feature columns (default: every column but the target).
-    """
-    frame = read_csv(path, "processed data")
-    processed = data.model_copy(update={"min_value": None, "features": columns})
-    frame = validate_dataset(frame, processed, str(path))
-    names = columns or feature_columns(frame, data)
-    features = frame[names].to_numpy(dtype=np.float64)
-    return features, encode_labels(frame[data.target], data.classes)
-
-
-def encode_labels(target: pd.Series, classes: list[int]) -> IntArray:
-    """Map class values to their position in ``classes`` (0, 1, ...)."""
-    lookup = {value: index for index, value in enumerate(classes)}
-    return np.asarray(target.map(lookup), dtype=np.int64)
+    path: Path, transform: FeatureTransform, data: DataParams
+) -> tuple[Matrix, np.ndarray]:
+    """Read the processed training split: its matrix and encoded targets."""
+    if not path.is_file():
+        raise ConfigError(
+            f"Processed data {path} does not exist: run the features stage."
+        )
+    table = pq.read_table(path)
+    columns = transform.output_columns
+    absent = [
+        name for name in [*columns, data.target] if name not in table.column_names
+    ]
+    if absent:
+        raise ConfigError(
+            f"Processed data {path} lacks the column(s) "
+            f"{', '.join(map(repr, absent[:5]))}: run the features stage again."
+        )
+    matrix = np.empty((table.num_rows, len(columns)), dtype=np.float32)
+    for i, name in enumerate(columns):
+        matrix[:, i] = table.column(name).to_numpy()
+    if not np.isfinite(matrix).all():
+        raise DataValidationError(
+            f"Processed data {path} holds missing or infinite values: run the "
+            "features stage again."
+        )
+    targets = table.column(data.target).to_pandas()
+    return matrix, encode_targets(targets, data)

@@ -9,6 +9,7 @@ pipeline code itself does not change.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,6 +19,9 @@ from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+Matrix = NDArray[np.float32]
+"""A model's input: one row of float32 features per example, as the feature
+transform writes it (half the memory of float64, and what networks use)."""
 
 ProgressCallback = Callable[[int, dict[str, float]], None]
 """Called as ``callback(epoch, metrics)`` after each epoch of training (once,
@@ -32,23 +36,26 @@ class DataSource(Protocol):
 
 
 class Model(Protocol):
-    """A classifier that maps a float feature matrix to class probabilities.
+    """A model of one task that maps a float feature matrix to predictions.
 
-    Labels are class indices ``0 .. n_classes - 1``.
+    For classification, targets are class positions ``0 .. n_classes - 1`` and
+    :meth:`predict` returns an ``(n_rows, n_classes)`` array of probabilities
+    whose rows sum to 1. For regression, targets are float values and
+    :meth:`predict` returns an ``(n_rows,)`` array of values.
     """
 
     def fit(
         self,
-        features: FloatArray,
-        labels: IntArray,
-        val_features: FloatArray,
-        val_labels: IntArray,
+        features: Matrix,
+        targets: np.ndarray,
+        val_features: Matrix,
+        val_targets: np.ndarray,
         on_epoch: ProgressCallback,
     ) -> None:
         """Train on the first pair, reporting progress on the validation pair."""
 
-    def predict_proba(self, features: FloatArray) -> FloatArray:
-        """Return an ``(n_rows, n_classes)`` array whose rows sum to 1."""
+    def predict(self, features: Matrix) -> FloatArray:
+        """Probabilities (classification) or values (regression) of each row."""
 
     def save(self, path: Path) -> None:
         """Write the trained model to ``path`` atomically."""
@@ -57,18 +64,27 @@ class Model(Protocol):
 class Evaluator(Protocol):
     """Scores predictions and draws the plots a person looks at."""
 
-    def metrics(self, labels: IntArray, proba: FloatArray) -> dict[str, float]:
-        """Return named scores of ``proba`` against the true ``labels``."""
+    def metrics(self, targets: np.ndarray, outputs: FloatArray) -> dict[str, float]:
+        """Return named scores of the model's ``outputs`` against ``targets``."""
 
     def plots(
         self,
-        labels: IntArray,
-        proba: FloatArray,
+        targets: np.ndarray,
+        outputs: FloatArray,
         figures_dir: Path,
         plot_data_dir: Path,
     ) -> list[Path]:
         """Write PNG figures and DVC plot data; return the paths written."""
 
 
-ModelFactory = Callable[[Mapping[str, Any], int, int], Model]
-"""Builds a model as ``factory(hyperparameters, n_classes, seed)``."""
+ModelFactory = Callable[[Mapping[str, Any], str, int, int], Model]
+"""Builds a model as ``factory(hyperparameters, task, n_classes, seed)``;
+``n_classes`` is 0 for regression."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model registered by name: the tasks it can learn and how to build it."""
+
+    tasks: frozenset[str]
+    factory: ModelFactory

@@ -1,18 +1,54 @@
-"""Typed view of ``params.yaml``: every hyperparameter and the seed.
+"""Typed view of ``params.yaml``: the data's description, every hyperparameter
+and the seed.
 
-DVC tracks the same file, so ``dvc exp run -S train.<name>=<value>`` changes a
-value here and re-runs only the stages that declare it.
+DVC tracks the same file, so ``dvc exp run -S train.<model>.<name>=<value>``
+changes a value here and re-runs only the stages that declare it. The ``data``
+section is the one description of the data that the schema, the feature
+transform and training all read; ``init-data`` writes it from a CSV file.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
 
 from .errors import ConfigError
+
+Task = Literal["classification", "regression"]
+TASKS: tuple[Task, ...] = ("classification", "regression")
+Label = Union[StrictInt, StrictStr]
+"""A class label as it appears in the data: an integer or a string."""
+
+
+class FeatureSpec(BaseModel):
+    """One feature column: its kind, whether it may be missing, its bounds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["numeric", "categorical"] = "numeric"
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounds_fit_the_kind(self) -> FeatureSpec:
+        has_bounds = self.min is not None or self.max is not None
+        if self.kind == "categorical" and has_bounds:
+            raise ValueError("min and max apply to numeric columns only")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
 
 
 class DataParams(BaseModel):
@@ -21,15 +57,45 @@ class DataParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: str = "sklearn:breast_cancer"
+    task: Task = "classification"
     target: str = "target"
-    classes: list[int] = Field(default_factory=lambda: [0, 1], min_length=2)
-    features: list[str] | None = None
-    min_value: float | None = 0.0
+    classes: list[Label] | None = None
     test_size: float = Field(default=0.2, gt=0.0, lt=1.0)
+    features: dict[str, FeatureSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _classes_fit_the_task(self) -> DataParams:
+        if self.task == "classification":
+            if self.classes is None or len(self.classes) < 2:
+                raise ValueError("classification needs at least 2 classes")
+            if len(set(self.classes)) != len(self.classes):
+                raise ValueError("classes must not repeat")
+        elif self.classes is not None:
+            raise ValueError("regression takes no classes: set classes to null")
+        if self.target in self.features:
+            raise ValueError(f"the target {self.target!r} is also listed as a feature")
+        return self
+
+    @property
+    def numeric(self) -> list[str]:
+        """Numeric feature columns, in the order of ``params.yaml``."""
+        return [name for name, spec in self.features.items() if spec.kind == "numeric"]
+
+    @property
+    def categorical(self) -> list[str]:
+        """Categorical feature columns, in the order of ``params.yaml``."""
+        return [
+            name for name, spec in self.features.items() if spec.kind == "categorical"
+        ]
+
+    @property
+    def labels(self) -> list[Label]:
+        """The classes of a classification task; empty for regression."""
+        return list(self.classes or [])
 
 
 class FeaturesParams(BaseModel):
-    """How features are scaled before training."""
+    """How numeric features are scaled before training."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -37,17 +103,29 @@ class FeaturesParams(BaseModel):
 
 
 class TrainParams(BaseModel):
-    """Which model to train; every other key is one of its hyperparameters."""
+    """Which model to train; each other key is one model's hyperparameters.
+
+    ``model: auto`` takes the default model of the task (see ``model.MODELS``).
+    """
 
     model_config = ConfigDict(extra="allow")
 
-    model: str
+    model: str = "auto"
     val_size: float = Field(default=0.2, gt=0.0, lt=1.0)
 
+    def hyperparameters(self, model: str) -> dict[str, Any]:
+        """The section ``train.<model>``, empty when it is absent."""
+        section = (self.model_extra or {}).get(model) or {}
+        if not isinstance(section, dict):
+            raise ConfigError(
+                f"train.{model} must be a mapping of hyperparameters, got {section!r}."
+            )
+        return dict(section)
+
     @property
-    def hyperparameters(self) -> dict[str, Any]:
-        """The keys of the ``train`` section other than ``model``/``val_size``."""
-        return dict(self.model_extra or {})
+    def sections(self) -> list[str]:
+        """Names of the hyperparameter sections present."""
+        return list(self.model_extra or {})
 
 
 class EvaluateParams(BaseModel):
@@ -55,7 +133,7 @@ class EvaluateParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    evaluator: str = "binary"
+    evaluator: str = "auto"
     threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
 
 
@@ -65,10 +143,22 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seed: int = Field(ge=0, lt=2**32)
-    data: DataParams = Field(default_factory=DataParams)
+    data: DataParams
     features: FeaturesParams = Field(default_factory=FeaturesParams)
-    train: TrainParams
+    train: TrainParams = Field(default_factory=TrainParams)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
+
+
+def parse_params(raw: Any, path: Path) -> Params:
+    """Check a parsed ``params.yaml``; raise :class:`ConfigError` if invalid."""
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc']) or 'file'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"Parameter file {path} is invalid: {problems}.") from exc
 
 
 def load_params(path: Path) -> Params:
@@ -79,11 +169,4 @@ def load_params(path: Path) -> Params:
         raise ConfigError(f"Parameter file {path} does not exist.") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"Parameter file {path} is not valid YAML: {exc}") from exc
-    try:
-        return Params.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"Parameter file {path} is invalid: {problems}.") from exc
+    return parse_params(raw, path)

@@ -1,4 +1,5 @@
-"""Figures for people: confusion matrix, ROC, precision-recall, training curve.
+"""Figures for people: confusion matrix, curves, scores per class, scatter plots
+and the training curve.
 
 Every function draws with matplotlib's file-only Agg backend and writes the
 PNG atomically. Without timestamps in the metadata, the same data gives the
@@ -17,6 +18,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from . import atomic  # noqa: E402
@@ -77,17 +79,55 @@ def curve_figure(
     return figure
 
 
+def bar_chart_figure(table: pd.DataFrame, *, title: str) -> Figure:
+    """Grouped bars: one group per row of ``table``, one bar per column, in [0, 1]."""
+    figure, axes = plt.subplots(figsize=(max(4.5, 0.9 * len(table) + 2), 4))
+    positions = np.arange(len(table))
+    width = 0.8 / max(len(table.columns), 1)
+    for offset, column in enumerate(table.columns):
+        axes.bar(positions + offset * width, table[column], width, label=column)
+    axes.set_xticks(positions + width * (len(table.columns) - 1) / 2)
+    axes.set_xticklabels([str(name) for name in table.index], rotation=30, ha="right")
+    axes.set(ylim=(0, 1.05), title=title)
+    axes.legend(loc="lower right")
+    axes.grid(alpha=0.3, axis="y")
+    figure.tight_layout()
+    return figure
+
+
+def scatter_figure(
+    x: FloatArray,
+    y: FloatArray,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    line: tuple[tuple[float, float], tuple[float, float]],
+) -> Figure:
+    """Points of ``y`` against ``x`` with a reference line (x pair, y pair)."""
+    figure, axes = plt.subplots(figsize=(4.5, 4))
+    axes.scatter(x, y, s=10, alpha=0.6)
+    axes.plot(*line, linestyle="--", color="grey", linewidth=1)
+    axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
 def training_curve_figure(history: dict[str, list[float]]) -> Figure:
-    """Losses (left axis) and validation accuracy (right axis) per epoch."""
+    """Losses (left axis) and the validation score (right axis) per epoch."""
     figure, axes = plt.subplots(figsize=(6, 4))
     for name in ("train_loss", "val_loss"):
         if name in history:
             axes.plot(history[name], label=name)
     axes.set(xlabel="Epoch", ylabel="Loss", title="Training curve")
-    if "val_accuracy" in history:
+    scores = [
+        name for name in history if name.startswith("val_") and name != "val_loss"
+    ]
+    if scores:
         right = axes.twinx()
-        right.plot(history["val_accuracy"], color="tab:green", label="val_accuracy")
-        right.set_ylabel("Validation accuracy")
+        right.plot(history[scores[0]], color="tab:green", label=scores[0])
+        right.set_ylabel(scores[0])
         right.legend(loc="center right")
     axes.legend(loc="upper right")
     axes.grid(alpha=0.3)

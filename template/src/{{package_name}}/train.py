@@ -1,27 +1,33 @@
 """Stage ``train``: fit the configured model on the processed training split.
 
-A stratified part of the training split (``train.val_size``) is held out to
-report validation loss and accuracy after each epoch. Progress goes to the log
-(one line per epoch) and to DVCLive in ``reports/live``; the model goes to
-``models/`` and an environment record to ``reports/live/run_info.json``.
+A part of the training split (``train.val_size``, stratified by class for
+classification) is held out to report validation scores after each epoch.
+Progress goes to the log (one line per epoch) and to DVCLive in
+``reports/live``; the model goes to ``models/`` and an environment record to
+``reports/live/run_info.json``. Before anything trains, the model and the
+evaluator are checked against the task, so a mismatch stops the run early.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from dvclive.live import Live
 
 from . import run_info
 from .config import Settings
-from .data import TRAIN_FILE, stratified_indices
+from .data import TRAIN_FILE, split_indices
 from .errors import ConfigError
-from .features import load_processed
+from .evaluate import resolve_evaluator
+from .features import (
+    TRANSFORM_FILE,
+    FeatureTransform,
+    check_transform_matches,
+    load_processed,
+)
 from .interfaces import Model
-from .model import MODEL_FILE, MODELS
+from .model import DEFAULT_MODELS, MODEL_FILE, MODELS
 from .params import Params
 from .seeding import seed_everything
 
@@ -31,33 +37,67 @@ RUN_INFO_FILE = "run_info.json"
 CURVE_FILE = "training_curve.png"
 
 
-def build_model(
-    name: str, hyperparameters: Mapping[str, Any], n_classes: int, seed: int
-) -> Model:
-    """Create the model registered as ``name`` in ``model.MODELS``."""
-    factory = MODELS.get(name)
-    if factory is None:
+def resolve_model(params: Params) -> str:
+    """The registered model ``train.model`` names (``auto``: the task's default).
+
+    Raises :class:`ConfigError` for an unknown model or one that cannot learn
+    the task in ``data.task``.
+    """
+    task = params.data.task
+    name = DEFAULT_MODELS[task] if params.train.model == "auto" else params.train.model
+    entry = MODELS.get(name)
+    if entry is None:
         raise ConfigError(
-            f"Unknown model {name!r} in train.model: use one of {', '.join(MODELS)}."
+            f"Unknown model {name!r} in train.model: use auto or one of "
+            f"{', '.join(MODELS)}."
         )
+    if task not in entry.tasks:
+        fitting = [key for key, value in MODELS.items() if task in value.tasks]
+        raise ConfigError(
+            f"Model {name!r} cannot learn a {task} task (data.task): set "
+            f"train.model to auto or one of {', '.join(fitting)}."
+        )
+    unknown = [key for key in params.train.sections if key not in MODELS]
+    if unknown:
+        raise ConfigError(
+            f"train.{unknown[0]} is not a registered model: its section would be "
+            f"ignored. Models: {', '.join(MODELS)}."
+        )
+    return name
+
+
+def build_model(params: Params) -> Model:
+    """Create the model of ``train.model`` with its section's hyperparameters."""
+    name = resolve_model(params)
     try:
-        return factory(hyperparameters, n_classes, seed)
+        return MODELS[name].factory(
+            params.train.hyperparameters(name),
+            params.data.task,
+            len(params.data.labels),
+            params.seed,
+        )
     except (TypeError, ValueError) as exc:
         message = " ".join(str(exc).split())
-        raise ConfigError(f"Invalid hyperparameters for {name!r}: {message}") from exc
+        raise ConfigError(
+            f"Invalid hyperparameters in train.{name}: {message}"
+        ) from exc
 
 
 def train(settings: Settings, params: Params) -> Path:
     """Fit, track and save the model; return the path of the saved model."""
-    model = build_model(
-        params.train.model,
-        params.train.hyperparameters,
-        len(params.data.classes),
-        params.seed,
-    )
+    data = params.data
+    model = build_model(params)
+    resolve_evaluator(params)
     seed_everything(params.seed)
-    features, labels = load_processed(settings.processed_dir / TRAIN_FILE, params.data)
-    fit_rows, val_rows = stratified_indices(labels, params.train.val_size, params.seed)
+    transform = FeatureTransform.load(settings.models_dir / TRANSFORM_FILE)
+    check_transform_matches(transform, data)
+    features, targets = load_processed(
+        settings.processed_dir / TRAIN_FILE, transform, data
+    )
+    strata = targets if data.task == "classification" else None
+    fit_rows, val_rows = split_indices(
+        strata, len(targets), params.train.val_size, params.seed
+    )
     history: dict[str, list[float]] = {}
     with Live(
         dir=str(settings.live_dir),
@@ -76,9 +116,9 @@ def train(settings: Settings, params: Params) -> Path:
 
         model.fit(
             features[fit_rows],
-            labels[fit_rows],
+            targets[fit_rows],
             features[val_rows],
-            labels[val_rows],
+            targets[val_rows],
             on_epoch,
         )
         if len(history.get("train_loss", [])) > 1:
@@ -89,5 +129,5 @@ def train(settings: Settings, params: Params) -> Path:
     model_path = settings.models_dir / MODEL_FILE
     model.save(model_path)
     run_info.write(settings.live_dir / RUN_INFO_FILE, params.seed, "train")
-    logger.info("Saved %s model to %s", params.train.model, model_path)
+    logger.info("Saved the %s model to %s", resolve_model(params), model_path)
     return model_path
