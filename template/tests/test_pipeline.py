@@ -182,9 +182,7 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("name", sorted(DATA_SETS))
-def test_own_data_runs_end_to_end_after_init_data(
-    tmp_path: Path, name: str
-) -> None:
+def test_own_data_runs_end_to_end_after_init_data(tmp_path: Path, name: str) -> None:
     root = copy_project(tmp_path / "project")
     git_repository(root)
     adopt(root, name)
