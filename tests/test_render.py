@@ -76,12 +76,14 @@ def test_layout_matches_the_design(project: Project) -> None:
             for module in (
                 "cli", "config", "log", "params", "interfaces", "data", "schema",
                 "features", "model", "train", "evaluate", "seeding", "run_info",
+                "hashseed",
             )
         ),  # fmt: skip
         *(
             f"tests/test_{name}.py"
             for name in ("config", "cli", "data", "schema", "features", "model")
         ),
+        "tests/test_hashseed.py",
         "tests/test_pipeline.py",
         "tests/test_reproducibility.py",
         "tests/test_framework.py",
