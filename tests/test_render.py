@@ -76,7 +76,7 @@ def test_layout_matches_the_design(project: Project) -> None:
             for module in (
                 "cli", "config", "log", "params", "interfaces", "data", "schema",
                 "features", "model", "train", "evaluate", "seeding", "run_info",
-                "adopt",
+                "adopt", "hashseed",
             )
         ),  # fmt: skip
         *(
@@ -86,6 +86,7 @@ def test_layout_matches_the_design(project: Project) -> None:
                 "evaluate",
             )  # fmt: skip
         ),
+        "tests/test_hashseed.py",
         "tests/test_pipeline.py",
         "tests/test_reproducibility.py",
         "tests/test_framework.py",
