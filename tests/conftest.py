@@ -27,24 +27,29 @@ os.environ["PATH"] = os.pathsep.join(
 )
 os.environ.pop("VIRTUAL_ENV", None)
 
+# The Pythons a project may be rendered for; lock, noxfile and CI cover each.
+SUPPORTED_PYTHONS: list[str] = yaml.safe_load(
+    (ROOT / "copier.yml").read_text(encoding="utf-8")
+)["python_version"]["choices"]
+
 # Named example answer sets: every license, both frameworks, several Pythons
 # and names that need transliteration or quoting.
 ANSWER_SETS: dict[str, dict[str, str]] = {
     "defaults": {},
-    "sklearn-bsd-py310": {
+    "sklearn-bsd-py311": {
         "ml_framework": "sklearn",
         "license": "BSD-3-Clause",
-        "python_version": "3.10",
+        "python_version": "3.11",
     },
-    "pytorch-apache-py313": {
+    "pytorch-apache-py314": {
         "ml_framework": "pytorch",
         "license": "Apache-2.0",
-        "python_version": "3.13",
+        "python_version": "3.14",
     },
     "unicode-name-unlicensed": {
         "project_name": "Déjà Vu: Forecasting 2026",
         "license": "none",
-        "python_version": "3.11",
+        "python_version": "3.13",
     },
     "longest-package-name": {
         "project_name": "Forecasting Customer Churn Daily",

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 import yaml
-from conftest import Project, render, run, tool
+from conftest import SUPPORTED_PYTHONS, Project, render, run, tool
 
 WORKFLOWS = ("ci.yml", "pipeline.yml", "template-update.yml")
 
@@ -113,12 +113,18 @@ def test_template_update_is_checked_on_a_schedule(project: Project) -> None:
     assert any("copier check-update" in step.get("run", "") for step in steps)
 
 
-def test_dependabot_watches_python_and_actions(project: Project) -> None:
+def test_dependabot_groups_python_and_actions_updates_after_a_week(
+    project: Project,
+) -> None:
     config = yaml.safe_load((project.path / ".github" / "dependabot.yml").read_text())
     assert {u["package-ecosystem"] for u in config["updates"]} == {
         "pip",
         "github-actions",
     }
+    for update in config["updates"]:
+        # One pull request per ecosystem, for releases at least a week old.
+        assert [group["patterns"] for group in update["groups"].values()] == [["*"]]
+        assert update["cooldown"]["default-days"] == 7
 
 
 def test_workflows_have_no_zizmor_findings(project: Project) -> None:
@@ -160,8 +166,23 @@ def test_pre_commit_hooks_call_the_locked_tools(project: Project) -> None:
     config = yaml.safe_load((project.path / ".pre-commit-config.yaml").read_text())
     assert [repo["repo"] for repo in config["repos"]] == ["local"]
     hooks = {hook["id"]: hook for hook in config["repos"][0]["hooks"]}
-    for required in ("black", "isort", "flake8", "nbstripout", "check-merge-conflict"):
+    for required in (
+        "black", "isort", "flake8", "nbstripout", "check-merge-conflict", "codespell",
+        "zizmor", "check-github-workflows", "check-dependabot",
+    ):  # fmt: skip
         assert hooks[required]["language"] == "system"
+    assert hooks["zizmor"]["entry"].split() == ["zizmor", "--offline"]
+    for hook, schema in (
+        ("check-github-workflows", "vendor.github-workflows"),
+        ("check-dependabot", "vendor.dependabot"),
+    ):
+        entry = hooks[hook]["entry"].split()
+        assert entry == ["check-jsonschema", "--builtin-schema", schema]
+    workflows = [f".github/workflows/{name}" for name in WORKFLOWS]
+    for hook in ("zizmor", "check-github-workflows"):
+        assert all(re.search(hooks[hook]["files"], path) for path in workflows)
+    for hook in ("zizmor", "check-dependabot"):
+        assert re.search(hooks[hook]["files"], ".github/dependabot.yml")
     assert hooks["forbid-rej"]["language"] == "fail"
     assert "copier-answers" in config["exclude"]
     # DVC writes dvc.lock; a fixer's edit would be undone by the next `dvc repro`.
@@ -177,7 +198,7 @@ def test_nox_lists_one_session_per_job(project: Project) -> None:
     python = project.answers["python_version"]
     expected = {"lint", "typecheck", "docs", "build", "notebooks", "integration"}
     expected |= {"pipeline", "reproduce"}
-    expected |= {f"tests({v})" for v in ("3.10", "3.11", "3.12", "3.13")}
+    expected |= {f"tests({v})" for v in SUPPORTED_PYTHONS}
     assert expected <= set(sessions)
     assert {name for name, default in sessions.items() if default} == {
         "lint",

@@ -136,7 +136,10 @@ def test_project_integration_tests_pass(installed: Project) -> None:
 
 
 def test_project_nox_typecheck_docs_build_notebooks_pass(installed: Project) -> None:
-    nox_sessions(installed, "typecheck", "docs", "build", "notebooks")
+    output = nox_sessions(installed, "typecheck", "docs", "build", "notebooks")
+    # typecheck also runs deptry: declared and imported dependencies agree.
+    assert "poetry run deptry ." in output
+    assert "No dependency issues found" in output
     assert (installed.path / "site" / "index.html").is_file()
     assert sorted(p.suffix for p in (installed.path / "dist").iterdir()) == [
         ".gz",

@@ -40,8 +40,8 @@ BAD_ANSWERS = [
     ("author_email", "spaces in@example.com", "not a valid email address"),
     ("author_email", "user@nodot", "not a valid email address"),
     ("license", "GPL-3.0", "Invalid choice"),
-    ("python_version", "3.9", "Invalid choice"),
-    ("python_version", "3.14", "Invalid choice"),
+    ("python_version", "3.10", "Invalid choice"),
+    ("python_version", "3.15", "Invalid choice"),
     ("ml_framework", "tensorflow", "Invalid choice"),
 ]
 

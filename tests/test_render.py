@@ -9,8 +9,10 @@ import tomllib
 
 import pytest
 import yaml
-from conftest import Project, lock_file, run, tool
-from lockfile import drop_shadowed, duplicates
+from conftest import SUPPORTED_PYTHONS, Project, lock_file, run, tool
+from lockfile import PYTHONS, applies, drop_shadowed, duplicates, environments
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|\{#")
 
@@ -134,7 +136,7 @@ def test_pyproject_carries_the_answers(project: Project) -> None:
     assert meta["authors"] == [
         {"name": answers["author_name"], "email": answers["author_email"]}
     ]
-    assert meta["requires-python"] == ">=3.10,<3.14"
+    assert meta["requires-python"] == ">=3.11,<3.15"
     assert meta.get("license", "none") == answers["license"]
     # The CLI's entry point, which gives pipeline commands the hash seed.
     assert meta["scripts"] == {
@@ -144,7 +146,18 @@ def test_pyproject_carries_the_answers(project: Project) -> None:
     assert pyproject["tool"]["isort"]["profile"] == "black"
     requirements = " ".join(meta["dependencies"])
     assert ("torch" in requirements) == (answers["ml_framework"] == "pytorch")
-    assert {"test", "lint"} <= set(pyproject["tool"]["poetry"]["group"])
+
+
+def test_dev_tools_are_pep_735_groups_that_dev_includes(project: Project) -> None:
+    pyproject = project.toml("pyproject.toml")
+    groups = pyproject["dependency-groups"]
+    # The groups the generated nox sessions install one by one.
+    jobs = {"test", "lint", "typecheck", "docs", "notebooks", "build"}
+    assert set(groups) == jobs | {"dev"}
+    assert sorted(entry["include-group"] for entry in groups["dev"]) == sorted(jobs)
+    assert "group" not in pyproject["tool"]["poetry"]
+    # Poetry reads [dependency-groups] from 2.2 on.
+    assert pyproject["tool"]["poetry"]["requires-poetry"] == ">=2.2"
 
 
 def test_lock_is_the_committed_lock_of_its_framework(project: Project) -> None:
@@ -159,6 +172,38 @@ def test_lock_is_the_committed_lock_of_its_framework(project: Project) -> None:
 def test_lock_installs_one_version_of_each_package(framework: str) -> None:
     # Two versions of one package go into the same files, in parallel.
     assert duplicates(lock_file(framework).read_text()) == {}
+
+
+def test_supported_pythons_agree_everywhere(project: Project) -> None:
+    # The lock checks, the noxfile and requires-python all follow copier.yml.
+    assert list(PYTHONS) == SUPPORTED_PYTHONS
+    noxfile = (project.path / "noxfile.py").read_text()
+    assert f"PYTHONS = {SUPPORTED_PYTHONS!r}".replace("'", '"') in noxfile
+    oldest, newest = SUPPORTED_PYTHONS[0], SUPPORTED_PYTHONS[-1]
+    major, minor = newest.split(".")
+    expected = f">={oldest},<{major}.{int(minor) + 1}"
+    assert project.toml("pyproject.toml")["project"]["requires-python"] == expected
+    lock = project.toml("poetry.lock")
+    assert lock["metadata"]["python-versions"] == expected
+
+
+def test_lock_installs_every_dependency_on_every_python(project: Project) -> None:
+    # Markers decide what installs where: each supported Python (3.14 included,
+    # which these machines lack) on each platform gets every package that the
+    # project and its groups ask for.
+    pyproject = project.toml("pyproject.toml")
+    lock = project.toml("poetry.lock")
+    requirements = list(pyproject["project"]["dependencies"])
+    for group in pyproject["dependency-groups"].values():
+        requirements += [entry for entry in group if isinstance(entry, str)]
+    wanted = {canonicalize_name(Requirement(text).name) for text in requirements}
+    for label, environment in environments():
+        present = {
+            canonicalize_name(package["name"])
+            for package in lock["package"]
+            if applies(package, environment)
+        }
+        assert sorted(wanted - present) == [], label
 
 
 SHADOWED_LOCK = """# a lock shaped as Poetry writes the torch one

@@ -138,6 +138,38 @@ def test_update_from_previous_release_equals_fresh_render(
     run(tool("poetry"), "check", "--lock", cwd=updated.path)
 
 
+def test_a_project_on_a_dropped_python_moves_to_the_oldest_supported(
+    template_repo: TemplateRepo, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # 1.0.0 offered Python 3.10, which the current release no longer supports.
+    answers = {"ml_framework": "sklearn"}
+    updated = template_repo.render(
+        tmp_path / "updated", "1.0.0", python_version="3.10", **answers
+    )
+    update(updated.path, "2.0.0")
+    assert "Python 3.10 is no longer supported" in capfd.readouterr().out
+    recorded = yaml.safe_load((updated.path / ".copier-answers.yml").read_text())
+    assert recorded["python_version"] == "3.11"
+    fresh = template_repo.render(
+        tmp_path / "fresh", "2.0.0", python_version="3.11", **answers
+    )
+    assert snapshot(updated.path) == snapshot(fresh.path)
+    run(tool("poetry"), "check", "--lock", cwd=updated.path)
+
+
+def test_python_migration_never_fails_the_update(tmp_path: Path) -> None:
+    unreadable = tmp_path / "missing" / ".copier-answers.yml"
+    script = ROOT / "hooks" / "retire_python.py"
+    completed = subprocess.run(
+        [sys.executable, str(script), str(unreadable)],
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0
+    assert "copier update --trust --data python_version=3.11" in completed.stderr
+    assert not unreadable.parent.exists()
+
+
 def test_second_update_changes_nothing(template_repo: TemplateRepo, tmp_path) -> None:
     project = template_repo.render(tmp_path / "project", "1.0.0")
     update(project.path, "2.0.0")
