@@ -119,7 +119,8 @@ def monitor(
     ] = False,
 ) -> None:
     """Compare new rows with the training data: reports/drift/drift.{json,png}."""
-    from .monitor import monitor as check, summary
+    from .monitor import monitor as check
+    from .monitor import summary
 
     try:
         settings = Settings()

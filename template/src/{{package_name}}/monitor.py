@@ -38,7 +38,7 @@ from scipy import stats
 from . import atomic
 from .config import Settings
 from .data import TRAIN_FILE, read_table
-from .errors import DataValidationError
+from .errors import ConfigError, DataValidationError
 from .evaluate import METRICS_FILE, BinaryClassificationEvaluator, build_evaluator
 from .features import (
     MISSING,
@@ -127,7 +127,9 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int) -> float:
     """Population stability index on ``bins`` reference-quantile bins."""
     edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
     shares = [
-        np.bincount(np.searchsorted(edges, sample, side="right"), minlength=len(edges) + 1)
+        np.bincount(
+            np.searchsorted(edges, sample, side="right"), minlength=len(edges) + 1
+        )
         / len(sample)
         for sample in (reference, current)
     ]
@@ -310,7 +312,9 @@ class DriftReport:
                 "cramers_v": self.settings.cramers_v,
             },
             "rows": self.rows,
-            "columns": {name: result.to_dict() for name, result in self.columns.items()},
+            "columns": {
+                name: result.to_dict() for name, result in self.columns.items()
+            },
             "performance": self.performance,
         }
 
@@ -343,7 +347,9 @@ def target_drift(
 ) -> ColumnDrift:
     """Labels by chi-square (classification) or values by KS (regression)."""
     if data.task == "classification":
-        return categorical_drift(pd.Series(reference), pd.Series(current), settings, role)
+        return categorical_drift(
+            pd.Series(reference), pd.Series(current), settings, role
+        )
     return numeric_drift(
         np.asarray(reference, dtype=np.float64),
         np.asarray(current, dtype=np.float64),
@@ -384,7 +390,9 @@ def performance(
         scores = {}
         logger.warning("No metrics on the current data: %s", exc)
     test_path = settings.reports_dir / METRICS_FILE
-    test = json.loads(test_path.read_text(encoding="utf-8")) if test_path.is_file() else {}
+    test = (
+        json.loads(test_path.read_text(encoding="utf-8")) if test_path.is_file() else {}
+    )
     return {
         "current": {name: _round(value) for name, value in scores.items()},
         "test": test,
@@ -400,6 +408,8 @@ def monitor(
 ) -> DriftReport:
     """Compare CURRENT with the reference; write ``drift.json`` and ``drift.png``."""
     data = params.data
+    if not current_path.is_file():
+        raise ConfigError(f"Current data {current_path} does not exist.")
     reference_path = reference_path or settings.interim_dir / TRAIN_FILE
     reference = validated(
         read_table(reference_path, "Reference data"),
@@ -466,9 +476,11 @@ def summary(report: DriftReport, limit: int = 15) -> str:
         lines.append(
             "Metrics, current (test): "
             + ", ".join(
-                f"{name} {value:.3f} ({test[name]:.3f})"
-                if isinstance(test.get(name), (int, float))
-                else f"{name} {value:.3f}"
+                (
+                    f"{name} {value:.3f} ({test[name]:.3f})"
+                    if isinstance(test.get(name), (int, float))
+                    else f"{name} {value:.3f}"
+                )
                 for name, value in report.performance["current"].items()
             )
         )
@@ -509,12 +521,13 @@ def _histograms(axes: Axes, reference: np.ndarray, current: np.ndarray) -> None:
     reference = reference[~np.isnan(reference)]
     current = current[~np.isnan(current)]
     edges = np.histogram_bin_edges(np.concatenate([reference, current]), bins=30)
+    bins = [float(edge) for edge in edges]
     for sample, label, colour in (
         (reference, "reference", "tab:blue"),
         (current, "current", "tab:orange"),
     ):
         axes.hist(
-            sample, bins=edges, density=True, histtype="step", label=label, color=colour
+            sample, bins=bins, density=True, histtype="step", label=label, color=colour
         )
     axes.tick_params(labelsize=7)
 
