@@ -170,9 +170,21 @@ def categorical_drift(
         kind="categorical",
         statistic=statistic,
         p_value=p_value,
-        effect={"cramers_v": math.sqrt(statistic / counts.sum())},
+        effect={"cramers_v": cramers_v(counts)},
         unseen={str(name): int(count) for name, count in unseen.items()},
     )
+
+
+def cramers_v(counts: np.ndarray) -> float:
+    """Cramer's V of two equally large samples with the shares of ``counts``.
+
+    Computed from the shares, it does not shrink when CURRENT is much smaller
+    than the reference, as the V of the raw 2 x k table would.
+    """
+    shares = counts / counts.sum(axis=1, keepdims=True)
+    total = shares.sum(axis=0)
+    gaps = np.diff(shares, axis=0)[0] ** 2
+    return float(np.sqrt(0.5 * np.sum(gaps[total > 0] / total[total > 0])))
 
 
 def pooled(counts: np.ndarray, min_expected: float) -> np.ndarray:
