@@ -358,7 +358,8 @@ for metric in result["metrics"]:
             drifted.append(column)
 print(json.dumps({"seconds": seconds, "cpu": cpu, "drifted": sorted(drifted)}))
 """
-EVIDENTLY = "evidently>=0.7,<0.8"
+# Evidently 0.7 imports pandas internals that pandas 3 removed.
+EVIDENTLY = ("evidently>=0.7,<0.8", "pandas<3")
 
 
 def bench_monitor(session: nox.Session) -> None:
@@ -375,7 +376,7 @@ def bench_monitor(session: nox.Session) -> None:
         evidently = folder / "evidently"
         session.run(sys.executable, "-m", "venv", str(evidently), external=True)
         python = str(evidently / "bin" / "python")
-        session.run(python, "-m", "pip", "install", "-q", EVIDENTLY, external=True)
+        session.run(python, "-m", "pip", "install", "-q", *EVIDENTLY, external=True)
         session.run("python", "-c", MONITOR_TABLES, tmp)
         ours = json.loads(
             session.run("python", "-c", MONITOR_TIMING, package, tmp, silent=True)

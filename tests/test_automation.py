@@ -80,7 +80,7 @@ def test_monitor_runs_on_a_schedule_and_fails_on_drift(project: Project) -> None
     steps = document["jobs"]["drift"]["steps"]
     (check,) = [step for step in steps if " monitor " in step.get("run", "")]
     package = project.answers["package_name"]
-    assert f"python -m {package} monitor \"$CURRENT\" --fail-on-drift" in check["run"]
+    assert f'python -m {package} monitor "$CURRENT" --fail-on-drift' in check["run"]
     assert "vars.MONITOR_CURRENT" in check["env"]["CURRENT"]
 
 

@@ -169,7 +169,9 @@ def test_pipeline_and_reproducibility_proof(installed: Project) -> None:
     assert set(lock["stages"]) == {
         "ingest", "prepare", "features", "train", "evaluate", "monitor"
     }  # fmt: skip
-    drift = json.loads((installed.path / "reports" / "drift" / "drift.json").read_text())
+    drift = json.loads(
+        (installed.path / "reports" / "drift" / "drift.json").read_text()
+    )
     assert drift["drift"] is False, drift["drifted_columns"]
     output = nox_sessions(installed, "reproduce")
     hashes = re.findall(r"run (\d): (model\.\w+) sha256 ([0-9a-f]{64})", output)
@@ -181,7 +183,9 @@ def monitor(project: Project, path: Path, *options: str) -> tuple[int, str]:
     """Run the project's ``monitor`` command on ``path``: exit code and report."""
     command = [str(project.path / ".venv" / "bin" / "python"), "-m"]
     command += [project.answers["package_name"], "monitor", str(path), *options]
-    completed = subprocess.run(command, cwd=project.path, capture_output=True, text=True)
+    completed = subprocess.run(
+        command, cwd=project.path, capture_output=True, text=True
+    )
     assert completed.returncode in (0, 3), completed.stderr
     return completed.returncode, completed.stdout
 
