@@ -359,7 +359,7 @@ for metric in result["metrics"]:
 print(json.dumps({"seconds": seconds, "cpu": cpu, "drifted": sorted(drifted)}))
 """
 # Evidently 0.7 imports pandas internals that pandas 3 removed.
-EVIDENTLY = ("evidently>=0.7,<0.8", "pandas<3")
+EVIDENTLY = ("evidently>=0.7,<0.8", "pandas<3", "pyarrow")
 
 
 def bench_monitor(session: nox.Session) -> None:
@@ -371,7 +371,8 @@ def bench_monitor(session: nox.Session) -> None:
         folder = Path(tmp)
         project = folder / "project"
         render(session, project, ml_framework="sklearn")
-        session.install(str(project))
+        # pyarrow reads the Parquet tables; the project's lock brings it along.
+        session.install(str(project), "pyarrow")
         package = next((project / "src").iterdir()).name
         evidently = folder / "evidently"
         session.run(sys.executable, "-m", "venv", str(evidently), external=True)
