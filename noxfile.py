@@ -362,6 +362,12 @@ print(json.dumps({"seconds": seconds, "cpu": cpu, "drifted": sorted(drifted)}))
 EVIDENTLY = ("evidently>=0.7,<0.8", "pandas<3", "pyarrow")
 
 
+def last_json_line(output: str) -> dict:
+    """The JSON a script printed last; warnings may come before it (a silent
+    session.run returns stderr together with stdout)."""
+    return json.loads(output.strip().splitlines()[-1])
+
+
 def bench_monitor(session: nox.Session) -> None:
     """The monitor's tests against Evidently's data-drift report on the same
     tables (1M reference x 100k current rows, 24 numeric and 6 categorical
@@ -379,10 +385,10 @@ def bench_monitor(session: nox.Session) -> None:
         python = str(evidently / "bin" / "python")
         session.run(python, "-m", "pip", "install", "-q", *EVIDENTLY, external=True)
         session.run("python", "-c", MONITOR_TABLES, tmp)
-        ours = json.loads(
+        ours = last_json_line(
             session.run("python", "-c", MONITOR_TIMING, package, tmp, silent=True)
         )
-        theirs = json.loads(
+        theirs = last_json_line(
             session.run(python, "-c", EVIDENTLY_TIMING, tmp, silent=True, external=True)
         )
     session.log("drift tests, 1M reference x 100k current rows x 30 columns:")
