@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import SUPPORTED_PYTHONS, Project, render, run, tool
 
-WORKFLOWS = ("ci.yml", "pipeline.yml", "template-update.yml")
+WORKFLOWS = ("ci.yml", "pipeline.yml", "template-update.yml", "monitor.yml")
 
 
 def workflow(project: Project, name: str) -> dict:
@@ -111,6 +111,17 @@ def test_template_update_is_checked_on_a_schedule(project: Project) -> None:
     assert triggers(document)["schedule"][0]["cron"]
     steps = document["jobs"]["check-update"]["steps"]
     assert any("copier check-update" in step.get("run", "") for step in steps)
+
+
+def test_monitor_runs_on_a_schedule_and_fails_on_drift(project: Project) -> None:
+    document = workflow(project, "monitor.yml")
+    assert triggers(document)["schedule"][0]["cron"]
+    assert "current" in triggers(document)["workflow_dispatch"]["inputs"]
+    steps = document["jobs"]["drift"]["steps"]
+    (check,) = [step for step in steps if " monitor " in step.get("run", "")]
+    package = project.answers["package_name"]
+    assert f'python -m {package} monitor "$CURRENT" --fail-on-drift' in check["run"]
+    assert "vars.MONITOR_CURRENT" in check["env"]["CURRENT"]
 
 
 def test_dependabot_groups_python_and_actions_updates_after_a_week(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import tarfile
 import zipfile
 from pathlib import Path
@@ -172,10 +173,48 @@ def test_pipeline_and_reproducibility_proof(installed: Project) -> None:
     figures = {p.name for p in evaluation.glob("*.png")}
     assert {"confusion_matrix.png", "roc_curve.png"} <= figures
     lock = yaml.safe_load((installed.path / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"ingest", "prepare", "features", "train", "evaluate"}
+    assert set(lock["stages"]) == {
+        "ingest", "prepare", "features", "train", "evaluate", "monitor"
+    }  # fmt: skip
+    drift = json.loads(
+        (installed.path / "reports" / "drift" / "drift.json").read_text()
+    )
+    assert drift["drift"] is False, drift["drifted_columns"]
     output = nox_sessions(installed, "reproduce")
     hashes = re.findall(r"run (\d): (model\.\w+) sha256 ([0-9a-f]{64})", output)
     assert len(hashes) == 2 and hashes[0][2] == hashes[1][2], output
+    monitor_resample_and_shift(installed)
+
+
+def monitor(project: Project, path: Path, *options: str) -> tuple[int, str]:
+    """Run the project's ``monitor`` command on ``path``: exit code and report."""
+    command = [str(project.path / ".venv" / "bin" / "python"), "-m"]
+    command += [project.answers["package_name"], "monitor", str(path), *options]
+    completed = subprocess.run(
+        command, cwd=project.path, capture_output=True, text=True
+    )
+    assert completed.returncode in (0, 3), completed.stderr
+    return completed.returncode, completed.stdout
+
+
+def monitor_resample_and_shift(project: Project) -> None:
+    """A resample of the training split passes; a shifted feature is named."""
+    script = (
+        "import pandas as pd, sys;"
+        "t = pd.read_parquet('data/interim/train.parquet');"
+        "t.sample(frac=0.5, random_state=0).to_csv(sys.argv[1], index=False);"
+        "t['mean texture'] += t['mean texture'].std();"
+        "t.to_csv(sys.argv[2], index=False)"
+    )
+    resample, shifted = project.path / "resample.csv", project.path / "shifted.csv"
+    python = project.path / ".venv" / "bin" / "python"
+    run(python, "-c", script, resample, shifted, cwd=project.path)
+    assert monitor(project, resample, "--fail-on-drift")[0] == 0
+    code, summary = monitor(project, shifted)
+    assert code == 0 and "mean texture" in summary
+    report = json.loads((project.path / "reports/drift/drift.json").read_text())
+    assert "mean texture" in report["drifted_columns"]
+    assert monitor(project, shifted, "--fail-on-drift")[0] == 3
 
 
 def test_reproducibility_proof_holds_for_regression(installed: Project) -> None:

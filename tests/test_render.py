@@ -78,14 +78,14 @@ def test_layout_matches_the_design(project: Project) -> None:
             for module in (
                 "cli", "config", "log", "params", "interfaces", "data", "schema",
                 "features", "model", "train", "evaluate", "seeding", "run_info",
-                "adopt", "hashseed",
+                "adopt", "hashseed", "monitor",
             )
         ),  # fmt: skip
         *(
             f"tests/test_{name}.py"
             for name in (
                 "config", "cli", "data", "schema", "features", "model", "adopt",
-                "evaluate",
+                "evaluate", "monitor",
             )  # fmt: skip
         ),
         "tests/test_hashseed.py",
@@ -101,6 +101,7 @@ def test_layout_matches_the_design(project: Project) -> None:
         "docs/index.md",
         "docs/pipeline.md",
         "docs/own-data.md",
+        "docs/monitoring.md",
         "docs/reproducibility.md",
         "docs/updating.md",
         "notebooks/01-exploration.ipynb",
@@ -108,6 +109,7 @@ def test_layout_matches_the_design(project: Project) -> None:
         ".dockerignore",
         ".github/dependabot.yml",
         ".github/workflows/ci.yml",
+        ".github/workflows/monitor.yml",
         *(
             f"data/{part}/.gitkeep"
             for part in ("raw", "interim", "processed", "external")
@@ -304,7 +306,9 @@ def test_pipeline_stages_call_the_package_with_real_inputs(project: Project) -> 
     package = project.answers["package_name"]
     stages = yaml.safe_load((project.path / "dvc.yaml").read_text())["stages"]
     params = yaml.safe_load((project.path / "params.yaml").read_text())
-    assert list(stages) == ["ingest", "prepare", "features", "train", "evaluate"]
+    assert list(stages) == [
+        "ingest", "prepare", "features", "train", "evaluate", "monitor"
+    ]  # fmt: skip
     for name, stage in stages.items():
         # The CLI sets the hash seed itself: no shell syntax in the command.
         assert stage["cmd"].split() == ["python", "-m", package, name]

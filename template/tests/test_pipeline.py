@@ -23,7 +23,7 @@ from conftest import DATA_SETS, adopt, copy_project, run, update_params
 pytestmark = pytest.mark.slow
 
 UPSTREAM = ("ingest", "prepare", "features")
-DOWNSTREAM = ("train", "evaluate")
+DOWNSTREAM = ("train", "evaluate", "monitor")
 
 
 def dvc(root: Path, *args: str) -> str:
@@ -185,7 +185,7 @@ EXPECTED = {
 def test_own_data_runs_end_to_end_after_init_data(tmp_path: Path, name: str) -> None:
     root = copy_project(tmp_path / "project")
     git_repository(root)
-    adopt(root, name)
+    params = adopt(root, name)
     dvc(root, "repro")
     metrics = json.loads((root / "reports" / "metrics.json").read_text())
     minimums, keys, figure = EXPECTED[name]
@@ -193,5 +193,10 @@ def test_own_data_runs_end_to_end_after_init_data(tmp_path: Path, name: str) -> 
     for key, minimum in minimums.items():
         assert metrics[key] > minimum, metrics
     assert (root / "reports" / "figures" / "evaluation" / figure).is_file()
+    # The monitor stage checks the test split against the training split.
+    drift = json.loads((root / "reports" / "drift" / "drift.json").read_text())
+    assert drift["drift"] is False, drift["drifted_columns"]
+    tested = {*params["data"]["features"], "label", "prediction"}
+    assert set(drift["columns"]) == tested
     # A second run has nothing to do: the pipeline's inputs are all declared.
     assert json.loads(dvc(root, "status", "--json")) == {}

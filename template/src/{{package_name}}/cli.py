@@ -12,6 +12,7 @@ import json
 import logging
 import platform
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -28,6 +29,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 logger = logging.getLogger(__name__)
+
+DRIFT_EXIT_CODE = 3
+"""Exit code of ``monitor --fail-on-drift`` when drift is found (1 is for errors)."""
 
 
 @app.callback()
@@ -99,6 +103,33 @@ def evaluate() -> None:
     from .evaluate import evaluate as stage
 
     run_stage(stage)
+
+
+@app.command()
+def monitor(
+    current: Annotated[
+        Path, typer.Argument(help="New rows to check: a CSV or Parquet file.")
+    ],
+    reference: Annotated[
+        Optional[Path],
+        typer.Option(help="Rows to compare with (default: the training split)."),
+    ] = None,
+    fail_on_drift: Annotated[
+        bool, typer.Option(help="Exit with code 3 when drift is found.")
+    ] = False,
+) -> None:
+    """Compare new rows with the training data: reports/drift/drift.{json,png}."""
+    from .monitor import monitor as check
+    from .monitor import summary
+
+    try:
+        settings = Settings()
+        report = check(settings, load_params(settings.params_file), current, reference)
+    except PipelineError as exc:
+        raise fail(exc) from None
+    typer.echo(summary(report))
+    if fail_on_drift and report.drifted:
+        raise typer.Exit(code=DRIFT_EXIT_CODE)
 
 
 @app.command("init-data")

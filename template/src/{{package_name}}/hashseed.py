@@ -25,7 +25,9 @@ PACKAGE = __name__.rpartition(".")[0]
 HASH_SEED = "0"
 # Commands whose outputs must not depend on how the process was launched: the
 # stages of dvc.yaml. A new command that needs the same guarantee adds its name.
-SEEDED_COMMANDS = frozenset({"ingest", "prepare", "features", "train", "evaluate"})
+SEEDED_COMMANDS = frozenset(
+    {"ingest", "prepare", "features", "train", "evaluate", "monitor"}
+)
 
 
 def needs_hash_seed(args: Sequence[str], environ: Mapping[str, str]) -> bool:

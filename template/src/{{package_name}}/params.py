@@ -137,6 +137,26 @@ class EvaluateParams(BaseModel):
     threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
 
 
+class MonitorParams(BaseModel):
+    """How ``monitor`` decides that new data has drifted from the training split.
+
+    A column drifts when its p-value, corrected across columns
+    (Benjamini-Hochberg), is below ``alpha`` and its effect size reaches its
+    threshold: ``ks_statistic`` or ``psi`` for numeric columns, ``cramers_v``
+    for categorical ones.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    current: str = "data/interim/test.parquet"
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    ks_statistic: float = Field(default=0.1, ge=0.0, le=1.0)
+    psi: float = Field(default=0.2, ge=0.0)
+    cramers_v: float = Field(default=0.1, ge=0.0, le=1.0)
+    psi_bins: int = Field(default=10, ge=2, le=100)
+    min_expected: float = Field(default=5.0, gt=0.0)
+
+
 class Params(BaseModel):
     """The whole of ``params.yaml``."""
 
@@ -147,6 +167,7 @@ class Params(BaseModel):
     features: FeaturesParams = Field(default_factory=FeaturesParams)
     train: TrainParams = Field(default_factory=TrainParams)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
+    monitor: MonitorParams = Field(default_factory=MonitorParams)
 
 
 def parse_params(raw: Any, path: Path) -> Params:
