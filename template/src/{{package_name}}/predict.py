@@ -35,6 +35,7 @@ PREDICTION = "prediction"
 PROBA_PREFIX = "proba_"
 TABLE_SUFFIXES = (".csv", ".parquet")
 REGISTRY_SCHEMES = ("models:/", "runs:/")
+MAX_SHOWN = 5
 
 
 def model_path(settings: Settings, uri: str | None) -> Path:
@@ -98,8 +99,24 @@ class Predictor:
         )
 
     def outputs(self, features: pd.DataFrame) -> FloatArray:
-        """Probabilities (n, classes) or values (n,) of validated rows."""
-        return self.model.predict(self.transform.transform(features))
+        """Probabilities (n, classes) or values (n,) of validated rows.
+
+        A finite value can still be too large once scaled to the model's
+        float32 inputs: such rows are refused, named, instead of predicted.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            matrix = self.transform.transform(features)
+        finite = np.isfinite(matrix)
+        if not finite.all():
+            rows = np.flatnonzero(~finite.all(axis=1))
+            columns = sorted(
+                {self.transform.output_columns[i] for i in np.flatnonzero(~finite.all(axis=0))}
+            )
+            raise DataValidationError(
+                f"Row(s) {', '.join(map(str, rows[:MAX_SHOWN].tolist()))} hold values "
+                f"too large for the model in column(s) {', '.join(map(repr, columns[:MAX_SHOWN]))}."
+            )
+        return self.model.predict(matrix)
 
     def positions(self, outputs: FloatArray) -> np.ndarray:
         """Predicted class position of each row, as the evaluator decides it."""
