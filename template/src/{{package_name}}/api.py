@@ -60,8 +60,10 @@ def request_model(data: DataParams, max_rows: int) -> type[BaseModel]:
         for i, (name, spec) in enumerate(data.features.items())
     }
     row = create_model("Row", __config__=forbid, **fields)
-    rows = (list[row], Field(min_length=1, max_length=max_rows))  # type: ignore[valid-type]
-    return create_model("PredictRequest", __config__=forbid, rows=rows)
+    rows = Field(min_length=1, max_length=max_rows)
+    return create_model(
+        "PredictRequest", __config__=forbid, rows=(list[row], rows)  # type: ignore
+    )
 
 
 def error_message(error: dict[str, Any]) -> str:
@@ -203,7 +205,8 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     @app.post("/predict", responses={413: {"description": "The body is too large"}})
     def predict(request: PredictRequest) -> JSONResponse:  # type: ignore[valid-type]
         """One prediction per row, in order; probabilities for classification."""
-        records = request.model_dump(by_alias=True)["rows"]  # type: ignore[attr-defined]
+        dumped = request.model_dump(by_alias=True)  # type: ignore[attr-defined]
+        records = dumped["rows"]
         rows = pd.DataFrame(
             {name: [row[name] for row in records] for name in params.data.features}
         )

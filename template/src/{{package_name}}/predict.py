@@ -108,13 +108,12 @@ class Predictor:
             matrix = self.transform.transform(features)
         finite = np.isfinite(matrix)
         if not finite.all():
-            rows = np.flatnonzero(~finite.all(axis=1))
-            columns = sorted(
-                {self.transform.output_columns[i] for i in np.flatnonzero(~finite.all(axis=0))}
-            )
+            rows = np.flatnonzero(~finite.all(axis=1))[:MAX_SHOWN].tolist()
+            names = self.transform.output_columns
+            columns = [names[i] for i in np.flatnonzero(~finite.all(axis=0))]
             raise DataValidationError(
-                f"Row(s) {', '.join(map(str, rows[:MAX_SHOWN].tolist()))} hold values "
-                f"too large for the model in column(s) {', '.join(map(repr, columns[:MAX_SHOWN]))}."
+                f"Row(s) {', '.join(map(str, rows))} hold values too large for the "
+                f"model in column(s) {', '.join(map(repr, columns[:MAX_SHOWN]))}."
             )
         return self.model.predict(matrix)
 
@@ -136,7 +135,9 @@ class Predictor:
             columns[f"{PROBA_PREFIX}{label}"] = outputs[:, i]
         return pd.DataFrame(columns, index=rows.index)
 
-    def records(self, rows: pd.DataFrame, checked: bool = False) -> list[dict[str, Any]]:
+    def records(
+        self, rows: pd.DataFrame, checked: bool = False
+    ) -> list[dict[str, Any]]:
         """One ``{"prediction": ..., "probabilities": {...}}`` per row (API).
 
         ``checked`` rows skip the schema: the API's request model, built from
