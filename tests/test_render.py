@@ -76,7 +76,7 @@ def test_layout_matches_the_design(project: Project) -> None:
             for module in (
                 "cli", "config", "log", "params", "interfaces", "data", "schema",
                 "features", "model", "train", "evaluate", "seeding", "run_info",
-                "adopt",
+                "adopt", "predict", "api",
             )
         ),  # fmt: skip
         *(
@@ -88,6 +88,7 @@ def test_layout_matches_the_design(project: Project) -> None:
         ),
         "tests/test_pipeline.py",
         "tests/test_reproducibility.py",
+        "tests/test_serving.py",
         "tests/test_framework.py",
         "dvc.yaml",
         "params.yaml",
@@ -98,6 +99,7 @@ def test_layout_matches_the_design(project: Project) -> None:
         "docs/index.md",
         "docs/pipeline.md",
         "docs/own-data.md",
+        "docs/serving.md",
         "docs/reproducibility.md",
         "docs/updating.md",
         "notebooks/01-exploration.ipynb",
