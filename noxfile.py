@@ -370,7 +370,11 @@ def compare_servers(
              "--env-manager", "local", "-h", "127.0.0.1", "-p", str(mlflow_port),
              "-w", "1"],
             project, f"http://127.0.0.1:{mlflow_port}/ping",
-            {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONHASHSEED": "0"},
+            {
+                "MLFLOW_DISABLE_TELEMETRY": "true",
+                "PYTHONHASHSEED": "0",
+                "PATH": f"{Path(mlflow_python).parent}{os.pathsep}{os.environ['PATH']}",
+            },
         )  # fmt: skip
         try:
             results = []
@@ -413,6 +417,9 @@ def bench_serve(session: nox.Session) -> None:
             Path(site_packages(mlflow_python), "project.pth").write_text(sees_project)
             timed(session, mlflow_python, "-m", "pip", "install", "-q", MLFLOW,
                   cwd=project)  # fmt: skip
+            # `mlflow models serve` runs the `uvicorn` script found on PATH.
+            timed(session, mlflow_python, "-m", "pip", "install", "-q", "--no-deps",
+                  "--ignore-installed", "uvicorn", cwd=project)  # fmt: skip
             for rows, mine, theirs in compare_servers(
                 session, project, venv_python, mlflow_python
             ):
