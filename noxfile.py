@@ -422,6 +422,169 @@ def timed_memory(session: nox.Session, python: str, csv: Path, cwd: Path) -> flo
     return float(output.stdout)
 
 
+BENCH = ROOT / "bench"
+MLFLOW = "mlflow==3.17.2"
+# Fixed load: concurrent connections, and bounds in requests and seconds.
+LOAD = ("--concurrency", "8", "--requests", "3000", "--seconds", "20")
+REQUEST_ROWS = (1, 100)
+REQUEST_BODIES = """
+import json, sys, pandas as pd, yaml
+rows = int(sys.argv[1])
+features = list(yaml.safe_load(open("params.yaml"))["data"]["features"])
+test = pd.read_parquet("data/interim/test.parquet")
+records = json.loads(test[features].sample(rows, replace=True, random_state=0)
+                     .to_json(orient="records"))
+json.dump({"rows": records}, open(f"ours-{rows}.json", "w"))
+json.dump({"dataframe_records": records}, open(f"mlflow-{rows}.json", "w"))
+"""
+
+
+def start_server(command: list[str], cwd: Path, ready: str, env: dict) -> tuple:
+    """Start a server, wait until `ready` (a loopback URL) answers 200."""
+    import urllib.request
+
+    process = subprocess.Popen(
+        command, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(ready, timeout=5) as answer:
+                if answer.status == 200:
+                    return process
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError(f"{' '.join(command)} did not become ready")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def site_packages(python: str) -> str:
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    return subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def load_test(session: nox.Session, url: str, body: Path) -> dict:
+    output = subprocess.run(
+        [sys.executable, str(BENCH / "serve_load.py"), url, str(body), *LOAD],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    session.log(f"  {url} {body.name}: {output.strip()}")
+    return json.loads(output)
+
+
+def compare_servers(
+    session: nox.Session, project: Path, python: str, mlflow_python: str
+) -> list[tuple]:
+    """Serve the project's model with its own API and with `mlflow models serve`
+    (a pyfunc around the project's prediction path); load-test both."""
+    package = next((project / "src").iterdir()).name
+    for rows in REQUEST_ROWS:
+        timed(session, python, "-c", REQUEST_BODIES, str(rows), cwd=project)
+    pyfunc = project / "mlflow-model"
+    timed(session, mlflow_python, str(BENCH / "mlflow_pyfunc.py"), str(project),
+          package, str(pyfunc), cwd=project)  # fmt: skip
+    ours_port, mlflow_port = free_port(), free_port()
+    quiet = {f"{package.upper()}_LOG_LEVEL": "WARNING", "PYTHONHASHSEED": "0"}
+    ours = start_server(
+        [python, "-m", package, "serve"], project,
+        f"http://127.0.0.1:{ours_port}/ready", {**quiet, "PORT": str(ours_port)},
+    )  # fmt: skip
+    try:
+        mlflow = start_server(
+            [mlflow_python, "-m", "mlflow", "models", "serve", "-m", str(pyfunc),
+             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(mlflow_port),
+             "-w", "1"],
+            project, f"http://127.0.0.1:{mlflow_port}/ping",
+            {
+                "MLFLOW_DISABLE_TELEMETRY": "true",
+                "PYTHONHASHSEED": "0",
+                "PATH": f"{Path(mlflow_python).parent}{os.pathsep}{os.environ['PATH']}",
+            },
+        )  # fmt: skip
+        try:
+            results = []
+            for rows in REQUEST_ROWS:
+                mine = load_test(session, f"http://127.0.0.1:{ours_port}/predict",
+                                 project / f"ours-{rows}.json")  # fmt: skip
+                theirs = load_test(session,
+                                   f"http://127.0.0.1:{mlflow_port}/invocations",
+                                   project / f"mlflow-{rows}.json")  # fmt: skip
+                results.append((rows, mine, theirs))
+        finally:
+            stop_server(mlflow)
+    finally:
+        stop_server(ours)
+    return results
+
+
+def bench_serve(session: nox.Session) -> None:
+    """Requests per second, p50 and p99 latency of the project's API against
+    `mlflow models serve --env-manager local` serving the same model, for
+    requests of 1 and 100 rows, per framework; loopback traffic only."""
+    python = "3.12"
+    os.environ.update(POETRY_VIRTUALENVS_IN_PROJECT="true", DVC_NO_ANALYTICS="1")
+    os.environ.update(PYTHONHASHSEED="0")
+    table = []
+    for framework in FRAMEWORKS:
+        with tempfile.TemporaryDirectory() as tmp:
+            project = Path(tmp) / "project"
+            render(session, project, ml_framework=framework, python_version=python)
+            git_commit_all(project, "Start from reproml")
+            timed(session, "poetry", "env", "use", f"python{python}", cwd=project)
+            timed(session, "poetry", "install", "--only", "main", cwd=project)
+            venv_python = str(project / ".venv" / "bin" / "python")
+            timed(session, venv_python, "-m", "dvc", "repro", cwd=project)
+            # MLflow in its own environment that also sees the project's packages.
+            mlflow_venv = Path(tmp) / "mlflow-venv"
+            timed(session, venv_python, "-m", "venv", str(mlflow_venv), cwd=project)
+            mlflow_python = str(mlflow_venv / "bin" / "python")
+            sees_project = f"{site_packages(venv_python)}\n{project / 'src'}\n"
+            Path(site_packages(mlflow_python), "project.pth").write_text(sees_project)
+            timed(session, mlflow_python, "-m", "pip", "install", "-q", MLFLOW,
+                  cwd=project)  # fmt: skip
+            # `mlflow models serve` runs the `uvicorn` script found on PATH.
+            timed(session, mlflow_python, "-m", "pip", "install", "-q", "--no-deps",
+                  "--ignore-installed", "uvicorn", cwd=project)  # fmt: skip
+            for rows, mine, theirs in compare_servers(
+                session, project, venv_python, mlflow_python
+            ):
+                table.append((framework, rows, mine, theirs))
+    session.log(
+        f"serving, {LOAD[1]} concurrent connections, at most {LOAD[3]} requests "
+        f"or {LOAD[5]} s each:"
+    )
+    session.log(
+        "  framework  rows   server        rps  p50 ms  p99 ms  errors   rps ratio"
+    )
+    for framework, rows, mine, theirs in table:
+        for name, result in (("ours", mine), ("mlflow", theirs)):
+            ratio = mine["rps"] / theirs["rps"] if name == "ours" else 1.0
+            session.log(
+                f"  {framework:<9}{rows:>5}   {name:<8}{result['rps']:>9.1f}"
+                f"{result['p50_ms']:>8.1f}{result['p99_ms']:>8.1f}"
+                f"{result['errors']:>8}{ratio:>11.2f}x"
+            )
+
+
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Print figures: render time against copier's floor, then per framework the
@@ -431,14 +594,13 @@ def bench(session: nox.Session) -> None:
 
     `nox -s bench -- render` stops after the rendering figures; `-- data` runs
     only the synthetic-data figures; `-- monitor` only the drift tests against
-    Evidently.
+    Evidently; `-- serve` only the serving figures (the project's API against
+    `mlflow models serve`).
     """
     install_test_tools(session)
-    if session.posargs == ["data"]:
-        bench_data(session)
-        return
-    if session.posargs == ["monitor"]:
-        bench_monitor(session)
+    parts = {"data": bench_data, "monitor": bench_monitor, "serve": bench_serve}
+    if len(session.posargs) == 1 and session.posargs[0] in parts:
+        parts[session.posargs[0]](session)
         return
     runs = 9
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,10 +4,16 @@ passes its own checks, with the real tools (Poetry, nox, pre-commit)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import tarfile
+import time
+import urllib.error
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -215,6 +221,109 @@ def monitor_resample_and_shift(project: Project) -> None:
     report = json.loads((project.path / "reports/drift/drift.json").read_text())
     assert "mean texture" in report["drifted_columns"]
     assert monitor(project, shifted, "--fail-on-drift")[0] == 3
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def http(method: str, url: str, body: bytes | None = None) -> tuple[int, dict]:
+    """(status, parsed JSON answer) of one request; 4xx and 5xx included."""
+    request = urllib.request.Request(
+        url, data=body, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_until_ready(url: str, process: subprocess.Popen, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the service exited {process.returncode} before it was ready")
+        try:
+            if http("GET", f"{url}/ready")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"the service was not ready within {seconds} s")
+
+
+def serve_and_probe(project_path: Path, python: Path, package: str) -> str:
+    """Start `python -m <package> serve` on a loopback port, send good and bad
+    requests, stop it with SIGTERM; return its output."""
+    rows = run(
+        python,
+        "-c",
+        "import json, pandas as pd, yaml;"
+        "data = yaml.safe_load(open('params.yaml'))['data'];"
+        "test = pd.read_parquet('data/interim/test.parquet').head(3);"
+        "print(test[list(data['features'])].to_json(orient='records'))",
+        cwd=project_path,
+    ).stdout
+    port = free_loopback_port()
+    prefix = f"{package.upper()}_"
+    # A small body limit: an oversized body still fits in the socket's buffer,
+    # so the client reads the 413 instead of a reset connection.
+    env = {
+        **os.environ,
+        f"{prefix}HOST": "127.0.0.1",
+        "PORT": str(port),
+        f"{prefix}MAX_BODY_BYTES": "65536",
+    }
+    process = subprocess.Popen(
+        [python, "-m", package, "serve"],
+        cwd=project_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, process, seconds=120)
+        good = json.loads(rows)
+        status, answer = http(
+            "POST", f"{url}/predict", json.dumps({"rows": good}).encode()
+        )
+        assert status == 200 and len(answer["predictions"]) == len(good), answer
+        bad = {
+            b"{not json": 422,
+            json.dumps({"rows": []}).encode(): 422,
+            json.dumps({"rows": [{**good[0], "unknown": 1.0}]}).encode(): 422,
+            b'{"rows": [' + b" " * 100_000 + b"]}": 413,
+        }
+        for body, expected in bad.items():
+            status, answer = http("POST", f"{url}/predict", body)
+            assert status == expected and answer["detail"], (body[:40], answer)
+        assert http("GET", f"{url}/health") == (200, {"status": "ok"})
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            output, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+    assert process.returncode == 0, output
+    return output
+
+
+def test_service_answers_good_and_bad_requests_and_stops_on_sigterm(
+    installed: Project,
+) -> None:
+    # Serves the model that test_pipeline_and_reproducibility_proof trained.
+    python = installed.path / ".venv" / "bin" / "python"
+    output = serve_and_probe(installed.path, python, installed.answers["package_name"])
+    # One log line per request on stdout, with its status.
+    assert re.search(r'"POST /predict" 200 ', output), output
+    assert len(re.findall(r'"POST /predict" 422 ', output)) == 3, output
+    assert re.search(r'"POST /predict" 413 ', output), output
 
 
 def test_reproducibility_proof_holds_for_regression(installed: Project) -> None:

@@ -78,7 +78,7 @@ def test_layout_matches_the_design(project: Project) -> None:
             for module in (
                 "cli", "config", "log", "params", "interfaces", "data", "schema",
                 "features", "model", "train", "evaluate", "seeding", "run_info",
-                "adopt", "hashseed", "monitor",
+                "adopt", "hashseed", "monitor", "predict", "api",
             )
         ),  # fmt: skip
         *(
@@ -91,6 +91,7 @@ def test_layout_matches_the_design(project: Project) -> None:
         "tests/test_hashseed.py",
         "tests/test_pipeline.py",
         "tests/test_reproducibility.py",
+        "tests/test_serving.py",
         "tests/test_framework.py",
         "dvc.yaml",
         "params.yaml",
@@ -102,6 +103,7 @@ def test_layout_matches_the_design(project: Project) -> None:
         "docs/pipeline.md",
         "docs/own-data.md",
         "docs/monitoring.md",
+        "docs/serving.md",
         "docs/reproducibility.md",
         "docs/updating.md",
         "notebooks/01-exploration.ipynb",

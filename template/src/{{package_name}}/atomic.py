@@ -31,6 +31,9 @@ def replacing(path: Path) -> Iterator[Path]:
         yield tmp
         with tmp.open("rb+") as handle:
             os.fsync(handle.fileno())
+        # mkstemp creates files only their owner can read; an output is read
+        # by others too (the service in a container runs as another user).
+        tmp.chmod(0o644)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -165,3 +165,43 @@ def info() -> None:
         "settings": json.loads(settings.model_dump_json()),
     }
     typer.echo(json.dumps(report, indent=2))
+
+
+@app.command()
+def predict(
+    source: Annotated[Path, typer.Argument(help="Raw rows: a CSV or Parquet file.")],
+    destination: Annotated[
+        Path, typer.Argument(help="Where to write them with their predictions.")
+    ],
+    model: Annotated[
+        Optional[str],
+        typer.Option(help="A model file (default: the pipeline's, in models/)."),
+    ] = None,
+) -> None:
+    """Score a file of raw rows; other columns pass through unchanged."""
+    from .predict import predict_file
+
+    try:
+        settings = Settings()
+        params = load_params(settings.params_file)
+        predict_file(settings, params, source, destination, model or settings.model_uri)
+    except PipelineError as exc:
+        raise fail(exc) from None
+
+
+@app.command()
+def serve() -> None:
+    """Run the prediction API with uvicorn; settings from the environment."""
+    import uvicorn
+
+    settings = Settings()
+    uvicorn.run(
+        f"{__package__}.api:app",
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level.lower(),
+        # The application logs one line per request itself.
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )

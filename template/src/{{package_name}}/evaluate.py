@@ -22,14 +22,8 @@ from . import atomic, run_info
 from .config import Settings
 from .data import TEST_FILE, read_table
 from .errors import ConfigError
-from .features import (
-    TRANSFORM_FILE,
-    FeatureTransform,
-    check_transform_matches,
-    model_inputs,
-)
+from .features import encode_targets
 from .interfaces import Evaluator, FloatArray
-from .model import MODEL_FILE, load_model
 from .params import EvaluateParams, Params
 from .plots import (
     bar_chart_figure,
@@ -360,15 +354,17 @@ def remove_stale(folder: Path, keep: list[Path], suffix: str) -> None:
 
 def evaluate(settings: Settings, params: Params) -> dict[str, float]:
     """Score the saved model on the test split and write metrics and plots."""
+    # Imported here: the prediction path itself asks which evaluator applies.
+    from .predict import Predictor
+
     data = params.data
     seed_everything(params.seed)
     evaluator = build_evaluator(params)
-    transform = FeatureTransform.load(settings.models_dir / TRANSFORM_FILE)
-    check_transform_matches(transform, data)
+    predictor = Predictor.load(settings, params)
     test_path = settings.interim_dir / TEST_FILE
     test = validate_frame(read_table(test_path, "test data"), data, str(test_path))
-    features, targets = model_inputs(test, transform, data)
-    outputs = load_model(settings.models_dir / MODEL_FILE).predict(features)
+    targets = encode_targets(test[data.target], data)
+    outputs = predictor.outputs(test)
     scores = evaluator.metrics(targets, outputs)
     scores["n_test"] = float(len(targets))
     written = evaluator.plots(
