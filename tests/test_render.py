@@ -324,3 +324,37 @@ def test_pipeline_stages_call_the_package_with_real_inputs(project: Project) -> 
     suffix = ".pt" if project.answers["ml_framework"] == "pytorch" else ".pkl"
     assert f"models/model{suffix}" in stages["train"]["outs"]
     assert isinstance(params["seed"], int)
+
+
+def test_pytorch_projects_ship_scale_out_and_keep_checkpoints_out(
+    project: Project, tmp_path
+) -> None:
+    pytorch = project.answers["ml_framework"] == "pytorch"
+    shipped = {
+        name: (project.path / name).is_file()
+        for name in (
+            "docs/scaling-out.md",
+            "benchmarks/throughput.py",
+            "tests/test_scale_out.py",
+        )
+    }
+    assert shipped == dict.fromkeys(shipped, pytorch)
+    nav = yaml.safe_load((project.path / "mkdocs.yml").read_text())["nav"]
+    pages = {page for entry in nav for page in entry.values()}
+    assert ("scaling-out.md" in pages) == pytorch
+
+    # training checkpoints (models/checkpoints/) are neither a DVC output ...
+    stages = yaml.safe_load((project.path / "dvc.yaml").read_text())["stages"]
+    outs = {
+        (out if isinstance(out, str) else next(iter(out))).rstrip("/")
+        for stage in stages.values()
+        for out in stage.get("outs", [])
+    }
+    assert not outs & {"models", "models/checkpoints"}
+    assert not [out for out in outs if out.startswith("models/checkpoints/")]
+    # ... nor seen by git
+    (tmp_path / ".gitignore").write_text((project.path / ".gitignore").read_text())
+    run("git", "init", "-q", cwd=tmp_path)
+    checkpoint = "models/checkpoints/last.pt"
+    ignored = run("git", "check-ignore", "--no-index", checkpoint, cwd=tmp_path)
+    assert ignored.stdout.strip() == checkpoint

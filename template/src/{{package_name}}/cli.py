@@ -12,6 +12,7 @@ import json
 import logging
 import platform
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -90,11 +91,24 @@ def features() -> None:
 
 
 @app.command()
-def train() -> None:
-    """Train the model in params.yaml (train section) and save it to models/."""
+def train(
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue from the checkpoint an interrupted run left in "
+            "models/checkpoints (refused if params or data changed).",
+        ),
+    ] = False,
+) -> None:
+    """Train the model in params.yaml (train section) and save it to models/.
+
+    Under `torchrun --nproc-per-node N -m <package> train`, N processes train
+    together (DistributedDataParallel) and rank 0 writes the outputs.
+    """
     from .train import train as stage
 
-    run_stage(stage)
+    run_stage(partial(stage, resume=resume))
 
 
 @app.command()

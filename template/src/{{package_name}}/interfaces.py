@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -59,6 +59,17 @@ class Model(Protocol):
 
     def save(self, path: Path) -> None:
         """Write the trained model to ``path`` atomically."""
+
+
+@runtime_checkable
+class Resumable(Protocol):
+    """A model that trains in epochs and can save and resume its training."""
+
+    def use_checkpoints(
+        self, path: Path, fingerprint: dict[str, str], resume: bool
+    ) -> None:
+        """Checkpoint to ``path``; with ``resume``, continue from the checkpoint
+        there, refusing one whose ``fingerprint`` differs."""
 
 
 class Evaluator(Protocol):

@@ -47,6 +47,7 @@ def torch_state() -> dict[str, Any]:
         "cudnn_benchmark": torch.backends.cudnn.benchmark,
         "cuda_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
         "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+        **distributed_state(),
     }
 
 
@@ -58,6 +59,15 @@ def string_hash_order() -> list[str]:
     record different orders could also order a set of categories differently.
     """
     return list(set(HASH_PROBE))
+
+
+def distributed_state() -> dict[str, Any]:
+    """How many processes trained together (torchrun) and their backend."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return {"world_size": dist.get_world_size(), "backend": dist.get_backend()}
+    return {"world_size": 1, "backend": None}
 
 
 def collect(seed: int, stage: str) -> dict[str, Any]:

@@ -6,11 +6,18 @@ Progress goes to the log (one line per epoch) and to DVCLive in
 ``reports/live``; the model goes to ``models/`` and an environment record to
 ``reports/live/run_info.json``. Before anything trains, the model and the
 evaluator are checked against the task, so a mismatch stops the run early.
+
+A model that trains in epochs checkpoints to ``models/checkpoints/`` (ignored
+by git, not a DVC output); ``train --resume`` continues from there. Started
+by ``torchrun``, every process trains and only rank 0 writes files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+from contextlib import nullcontext
 from pathlib import Path
 
 from dvclive.live import Live
@@ -26,7 +33,7 @@ from .features import (
     check_transform_matches,
     load_processed,
 )
-from .interfaces import Model
+from .interfaces import Model, Resumable
 from .model import DEFAULT_MODELS, MODEL_FILE, MODELS
 from .params import Params
 from .seeding import seed_everything
@@ -35,6 +42,25 @@ logger = logging.getLogger(__name__)
 
 RUN_INFO_FILE = "run_info.json"
 CURVE_FILE = "training_curve.png"
+CHECKPOINT_FILE = Path("checkpoints") / "last.pt"
+
+
+def is_main_process() -> bool:
+    """True unless this is a rank other than 0 of a ``torchrun`` launch."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def fingerprint(params: Params, *data_files: Path) -> dict[str, str]:
+    """What a checkpoint must match to be resumed: the parameters, the
+    training data and the number of processes."""
+    data = hashlib.sha256()
+    for path in data_files:
+        data.update(path.read_bytes())
+    return {
+        "params": hashlib.sha256(params.model_dump_json().encode()).hexdigest(),
+        "data": data.hexdigest(),
+        "number of processes": os.environ.get("WORLD_SIZE", "1"),
+    }
 
 
 def resolve_model(params: Params) -> str:
@@ -83,13 +109,17 @@ def build_model(params: Params) -> Model:
         ) from exc
 
 
-def train(settings: Settings, params: Params) -> Path:
-    """Fit, track and save the model; return the path of the saved model."""
+def train(settings: Settings, params: Params, resume: bool = False) -> Path:
+    """Fit, track and save the model; return the path of the saved model.
+
+    With ``resume``, continue from the checkpoint of an interrupted run.
+    """
     data = params.data
     model = build_model(params)
     resolve_evaluator(params)
     seed_everything(params.seed)
-    transform = FeatureTransform.load(settings.models_dir / TRANSFORM_FILE)
+    transform_path = settings.models_dir / TRANSFORM_FILE
+    transform = FeatureTransform.load(transform_path)
     check_transform_matches(transform, data)
     features, targets = load_processed(
         settings.processed_dir / TRAIN_FILE, transform, data
@@ -98,15 +128,25 @@ def train(settings: Settings, params: Params) -> Path:
     fit_rows, val_rows = split_indices(
         strata, len(targets), params.train.val_size, params.seed
     )
+    if isinstance(model, Resumable):
+        data_files = (settings.processed_dir / TRAIN_FILE, transform_path)
+        model.use_checkpoints(
+            settings.models_dir / CHECKPOINT_FILE,
+            fingerprint(params, *data_files),
+            resume,
+        )
+    main = is_main_process()
     history: dict[str, list[float]] = {}
-    with Live(
-        dir=str(settings.live_dir),
-        dvcyaml=False,
-        save_dvc_exp=False,
-        report=None,
-    ) as live:
+    tracking = (
+        Live(dir=str(settings.live_dir), dvcyaml=False, save_dvc_exp=False, report=None)
+        if main
+        else nullcontext()
+    )
+    with tracking as live:
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+            if live is None:
+                return
             summary = " ".join(f"{key}={value:.4f}" for key, value in metrics.items())
             logger.info("epoch %d: %s", epoch + 1, summary)
             for key, value in metrics.items():
@@ -121,12 +161,14 @@ def train(settings: Settings, params: Params) -> Path:
             targets[val_rows],
             on_epoch,
         )
-        if len(history.get("train_loss", [])) > 1:
+        if live is not None and len(history.get("train_loss", [])) > 1:
             # matplotlib is imported only when there is a curve to draw.
             from .plots import training_curve_figure
 
             live.log_image(CURVE_FILE, training_curve_figure(history))
     model_path = settings.models_dir / MODEL_FILE
+    if not main:
+        return model_path
     model.save(model_path)
     run_info.write(settings.live_dir / RUN_INFO_FILE, params.seed, "train")
     logger.info("Saved the %s model to %s", resolve_model(params), model_path)
