@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nox
@@ -223,6 +225,21 @@ def run_measured(session: nox.Session, command: list[str], cwd: Path) -> tuple:
     return seconds, usage.ru_maxrss / 1024
 
 
+@contextmanager
+def installed_project(
+    session: nox.Session, framework: str, python: str
+) -> Iterator[tuple[Path, str]]:
+    """A committed render for `framework`, its main group installed by Poetry:
+    (its folder, the path of its environment's Python)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp) / "project"
+        render(session, project, ml_framework=framework, python_version=python)
+        git_commit_all(project, "Start from reproml")
+        timed(session, "poetry", "env", "use", f"python{python}", cwd=project)
+        timed(session, "poetry", "install", "--only", "main", cwd=project)
+        yield project, str(project / ".venv" / "bin" / "python")
+
+
 def bench_data(session: nox.Session) -> None:
     """Seconds and peak memory of each pipeline stage on synthetic tables of
     10k, 100k and 1M rows x 30 columns (24 numeric, 6 categorical), and the
@@ -233,13 +250,7 @@ def bench_data(session: nox.Session) -> None:
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     table = []
     for framework in FRAMEWORKS:
-        with tempfile.TemporaryDirectory() as tmp:
-            project = Path(tmp) / "project"
-            render(session, project, ml_framework=framework, python_version=python)
-            git_commit_all(project, "Start from reproml")
-            timed(session, "poetry", "env", "use", f"python{python}", cwd=project)
-            timed(session, "poetry", "install", "--only", "main", cwd=project)
-            venv_python = str(project / ".venv" / "bin" / "python")
+        with installed_project(session, framework, python) as (project, venv_python):
             package = next((project / "src").iterdir()).name
             csv = project / "data" / "external" / "bench.csv"
             for rows in DATA_BENCH_ROWS:
@@ -545,16 +556,10 @@ def bench_serve(session: nox.Session) -> None:
     os.environ.update(PYTHONHASHSEED="0")
     table = []
     for framework in FRAMEWORKS:
-        with tempfile.TemporaryDirectory() as tmp:
-            project = Path(tmp) / "project"
-            render(session, project, ml_framework=framework, python_version=python)
-            git_commit_all(project, "Start from reproml")
-            timed(session, "poetry", "env", "use", f"python{python}", cwd=project)
-            timed(session, "poetry", "install", "--only", "main", cwd=project)
-            venv_python = str(project / ".venv" / "bin" / "python")
+        with installed_project(session, framework, python) as (project, venv_python):
             timed(session, venv_python, "-m", "dvc", "repro", cwd=project)
             # MLflow in its own environment that also sees the project's packages.
-            mlflow_venv = Path(tmp) / "mlflow-venv"
+            mlflow_venv = project.parent / "mlflow-venv"
             timed(session, venv_python, "-m", "venv", str(mlflow_venv), cwd=project)
             mlflow_python = str(mlflow_venv / "bin" / "python")
             sees_project = f"{site_packages(venv_python)}\n{project / 'src'}\n"
