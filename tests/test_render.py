@@ -313,9 +313,7 @@ def test_pipeline_stages_call_the_package_with_real_inputs(project: Project) -> 
     ]  # fmt: skip
     for name, stage in stages.items():
         # The CLI sets the hash seed itself: no shell syntax in the command.
-        command, *parameters = stage["cmd"].split(" ${")
-        assert command.split() == ["python", "-m", package, name]
-        assert all(re.fullmatch(r"[\w.]+\}", part) for part in parameters)
+        assert stage["cmd"].split() == ["python", "-m", package, name]
         for dependency in stage["deps"]:
             if dependency.startswith("src/"):
                 assert (project.path / dependency).is_file(), dependency

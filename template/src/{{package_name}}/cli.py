@@ -122,8 +122,12 @@ def evaluate() -> None:
 @app.command()
 def monitor(
     current: Annotated[
-        Path, typer.Argument(help="New rows to check: a CSV or Parquet file.")
-    ],
+        Optional[Path],
+        typer.Argument(
+            help="New rows to check, a CSV or Parquet file "
+            "(default: monitor.current in params.yaml)."
+        ),
+    ] = None,
     reference: Annotated[
         Optional[Path],
         typer.Option(help="Rows to compare with (default: the training split)."),
@@ -138,7 +142,9 @@ def monitor(
 
     try:
         settings = Settings()
-        report = check(settings, load_params(settings.params_file), current, reference)
+        params = load_params(settings.params_file)
+        current = current or settings.project_root / params.monitor.current
+        report = check(settings, params, current, reference)
     except PipelineError as exc:
         raise fail(exc) from None
     typer.echo(summary(report))
