@@ -62,7 +62,7 @@ def request_model(data: DataParams, max_rows: int) -> type[BaseModel]:
     row = create_model("Row", __config__=forbid, **fields)
     rows = Field(min_length=1, max_length=max_rows)
     return create_model(
-        "PredictRequest", __config__=forbid, rows=(list[row], rows)  # type: ignore
+        "PredictRequest", __config__=forbid, rows=(list[row], rows)  # type: ignore[valid-type]
     )
 
 

@@ -212,9 +212,14 @@ def predict(
 @app.command()
 def serve() -> None:
     """Run the prediction API with uvicorn; settings from the environment."""
+    import signal
+
     import uvicorn
 
     settings = Settings()
+    # uvicorn finishes in-flight requests on SIGTERM, then raises the signal
+    # again for the handler it found: a no-op handler makes that a clean exit 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     uvicorn.run(
         f"{__package__}.api:app",
         host=settings.host,
