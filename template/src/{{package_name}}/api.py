@@ -61,9 +61,8 @@ def request_model(data: DataParams, max_rows: int) -> type[BaseModel]:
     }
     row = create_model("Row", __config__=forbid, **fields)
     rows = Field(min_length=1, max_length=max_rows)
-    return create_model(
-        "PredictRequest", __config__=forbid, rows=(list[row], rows)  # type: ignore[valid-type]
-    )
+    items = list[row]  # type: ignore[valid-type]
+    return create_model("PredictRequest", __config__=forbid, rows=(items, rows))
 
 
 def error_message(error: dict[str, Any]) -> str:
