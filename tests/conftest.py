@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -135,3 +136,18 @@ def project(request: pytest.FixtureRequest, tmp_path_factory) -> Project:
     """One rendered project per named answer set, shared by the fast tests."""
     destination = tmp_path_factory.mktemp(request.param) / "project"
     return render(destination, **ANSWER_SETS[request.param])
+
+
+def assert_least_privilege(workflow: dict[str, Any]) -> None:
+    """No permission at the top, read-only contents per job, actions pinned to a
+    commit and checkouts that keep no credentials."""
+    assert workflow["permissions"] == {}
+    for job in workflow["jobs"].values():
+        assert job["permissions"] == {"contents": "read"}
+        for step in job["steps"]:
+            uses = step.get("uses", "")
+            if uses.startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
+            if uses:
+                ref = uses.split("@")[1].split()[0]
+                assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{uses} is not a commit"

@@ -9,7 +9,14 @@ import shutil
 
 import pytest
 import yaml
-from conftest import SUPPORTED_PYTHONS, Project, render, run, tool
+from conftest import (
+    SUPPORTED_PYTHONS,
+    Project,
+    assert_least_privilege,
+    render,
+    run,
+    tool,
+)
 
 WORKFLOWS = ("ci.yml", "pipeline.yml", "template-update.yml", "monitor.yml")
 
@@ -26,16 +33,7 @@ def triggers(document: dict) -> dict:
 @pytest.mark.parametrize("name", WORKFLOWS)
 def test_workflow_runs_with_least_privilege(project: Project, name: str) -> None:
     document = workflow(project, name)
-    assert document["permissions"] == {}
-    for job in document["jobs"].values():
-        assert job["permissions"] == {"contents": "read"}
-        for step in job["steps"]:
-            uses = step.get("uses", "")
-            if uses.startswith("actions/checkout@"):
-                assert step["with"]["persist-credentials"] is False
-            if uses:
-                ref = uses.split("@")[1].split()[0]
-                assert len(ref) == 40, f"{uses} is not pinned to a commit"
+    assert_least_privilege(document)
     assert "workflow_dispatch" in triggers(document)
 
 
