@@ -2,8 +2,10 @@
 
 The first ``dvc repro`` runs every stage; a second runs none; forced re-runs
 write bit-identical outputs; changing a training parameter re-runs only
-``train`` and ``evaluate``; ``dvc exp run -S`` works and ``dvc exp show``
-lists the metrics. Own data sets adopted with ``init-data`` (string labels of
+the stages after ``features``; ``dvc exp run -S`` works and ``dvc exp show``
+lists the metrics. The MLflow store at the project root then holds one run
+with the training and test metrics, tagged with the git commit, and the
+registered model's ``champion`` alias points at that run's version. Own data sets adopted with ``init-data`` (string labels of
 three classes, categorical columns with missing values, a regression target)
 run end to end with no further edit. Everything checked is parsed from
 dvc.lock or JSON.
@@ -18,12 +20,13 @@ from typing import Any
 
 import pytest
 import yaml
+from mlflow.tracking import MlflowClient
 from conftest import DATA_SETS, adopt, copy_project, run, update_params
 
 pytestmark = pytest.mark.slow
 
 UPSTREAM = ("ingest", "prepare", "features")
-DOWNSTREAM = ("train", "evaluate", "monitor")
+DOWNSTREAM = ("train", "evaluate", "register", "monitor")
 
 
 def dvc(root: Path, *args: str) -> str:
@@ -105,6 +108,30 @@ def test_first_repro_writes_every_output(repo: Path) -> None:
     }
 
 
+def test_first_repro_tracks_one_run_and_promotes_its_model(repo: Path) -> None:
+    client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
+    (experiment,) = [
+        e for e in client.search_experiments() if e.name != "Default"
+    ]  # fmt: skip
+    (tracked,) = client.search_runs([experiment.experiment_id])
+    written = json.loads((repo / "reports" / "metrics.json").read_text())
+    metrics = tracked.data.metrics
+    assert {f"test_{key}": value for key, value in written.items()}.items() <= (
+        metrics.items()
+    )
+    assert {"train_loss", "val_loss"} <= set(metrics)
+    tags = tracked.data.tags
+    commit = git(repo, "rev-list", "--max-parents=0", "HEAD").strip()
+    assert tags["mlflow.source.git.commit"] == commit
+    assert tags["git_dirty"] == "False"
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    name = params["register"]["name"]
+    champion = client.get_model_version_by_alias(name, "champion")
+    assert champion.run_id == tracked.info.run_id
+    # The store is the run history, not a pipeline output: git ignores it.
+    assert git(repo, "status", "--porcelain", "--ignored", "mlflow.db").startswith("!!")
+
+
 def test_second_repro_runs_nothing(repo: Path) -> None:
     lock_before, times_before = read_lock(repo), modified_times(repo)
     dvc(repo, "repro")
@@ -120,7 +147,7 @@ def test_forced_repro_is_bitwise_reproducible(repo: Path) -> None:
         assert out_hashes(repo) == expected
 
 
-def test_changing_a_train_param_reruns_only_train_and_evaluate(repo: Path) -> None:
+def test_changing_a_train_param_reruns_only_the_stages_after_it(repo: Path) -> None:
     outputs, times_before = stage_outputs(repo), modified_times(repo)
     lock_before = read_lock(repo)
     update_params(repo, "train", "val_size", 0.25)

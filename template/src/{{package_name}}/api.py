@@ -27,8 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr, creat
 from . import __version__
 from .config import Settings
 from .errors import PipelineError
-from .params import DataParams, FeatureSpec, Params, load_params
-from .predict import Predictor
+from .params import DataParams, FeatureSpec, Params
+from .predict import Predictor, serving_params
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     """The service for the project ``settings`` point at (default: from the
     environment). The model loads once, when the application starts."""
     settings = settings or Settings()
-    params: Params = load_params(settings.params_file)
+    params: Params = serving_params(settings, settings.model_uri)
     state: dict[str, Any] = {}
 
     @asynccontextmanager
@@ -147,7 +147,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         state["predictor"] = predictor
         state["metadata"] = {
             "package_version": __version__,
-            "model": str(predictor.source),
+            "model": predictor.uri,
             "model_sha256": model_digest(predictor),
             "task": params.data.task,
             "classes": params.data.classes,

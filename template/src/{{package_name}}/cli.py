@@ -152,6 +152,15 @@ def monitor(
         raise typer.Exit(code=DRIFT_EXIT_CODE)
 
 
+@app.command()
+def register() -> None:
+    """Register the evaluated model in MLflow; make it the champion if the
+    gate in params.yaml (register section) passes."""
+    from .tracking import register as stage
+
+    run_stage(stage)
+
+
 @app.command("init-data")
 def init_data(
     path: Annotated[
@@ -195,7 +204,10 @@ def predict(
     ],
     model: Annotated[
         Optional[str],
-        typer.Option(help="A model file (default: the pipeline's, in models/)."),
+        typer.Option(
+            help="A model file (default: the pipeline's, in models/) or an MLflow "
+            "model URI such as models:/<name>@champion."
+        ),
     ] = None,
 ) -> None:
     """Score a file of raw rows; other columns pass through unchanged."""

@@ -356,8 +356,10 @@ def evaluate(settings: Settings, params: Params) -> dict[str, float]:
     """Score the saved model on the test split and write metrics and plots."""
     # Imported here: the prediction path itself asks which evaluator applies.
     from .predict import Predictor
+    from .train import connect_tracker
 
     data = params.data
+    tracker = connect_tracker(settings)
     seed_everything(params.seed)
     evaluator = build_evaluator(params)
     predictor = Predictor.load(settings, params)
@@ -378,4 +380,6 @@ def evaluate(settings: Settings, params: Params) -> dict[str, float]:
         "Test metrics: %s",
         " ".join(f"{name}={value:.4f}" for name, value in scores.items()),
     )
+    if tracker is not None:
+        tracker.log_evaluation(scores)
     return scores

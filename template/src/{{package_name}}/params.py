@@ -157,6 +157,21 @@ class MonitorParams(BaseModel):
     min_expected: float = Field(default=5.0, gt=0.0)
 
 
+class RegisterParams(BaseModel):
+    """Which registered model ``register`` writes to, and when the evaluated
+    model becomes its ``champion``: ``metric`` (``auto``: accuracy for
+    classification, rmse for regression) must reach ``threshold`` (at least
+    for a score, at most for an error such as rmse) and, with
+    ``beat_champion``, be strictly better than the current champion's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="model", min_length=1, pattern=r"^[\w.-]+$")
+    metric: str = "auto"
+    threshold: float | None = None
+    beat_champion: bool = True
+
+
 class Params(BaseModel):
     """The whole of ``params.yaml``."""
 
@@ -168,6 +183,10 @@ class Params(BaseModel):
     train: TrainParams = Field(default_factory=TrainParams)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
+    # `register` would shadow pydantic's (ABCMeta's) BaseModel.register.
+    registration: RegisterParams = Field(
+        default_factory=RegisterParams, alias="register"
+    )
 
 
 def parse_params(raw: Any, path: Path) -> Params:

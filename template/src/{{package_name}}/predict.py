@@ -26,7 +26,7 @@ from .evaluate import resolve_evaluator
 from .features import TRANSFORM_FILE, FeatureTransform, check_transform_matches
 from .interfaces import FloatArray, Model
 from .model import MODEL_FILE, load_model
-from .params import Label, Params
+from .params import Label, Params, load_params
 from .schema import validate_frame
 
 logger = logging.getLogger(__name__)
@@ -38,23 +38,27 @@ REGISTRY_SCHEMES = ("models:/", "runs:/")
 MAX_SHOWN = 5
 
 
-def model_path(settings: Settings, uri: str | None) -> Path:
-    """The model file ``uri`` names; the pipeline's model when it is None.
+def is_registry_uri(uri: str | None) -> bool:
+    """``models:/...``, ``runs:/...`` or another MLflow model URI, not a file."""
+    return uri is not None and (uri.startswith(REGISTRY_SCHEMES) or "://" in uri)
 
-    This is the place where registry URIs (``models:/<name>@champion``) will be
-    resolved once experiment tracking is part of the project; today a URI of
-    that form is refused with a message instead of being read as a file name.
-    """
+
+def model_path(settings: Settings, uri: str | None) -> Path:
+    """The model file ``uri`` names; the pipeline's model when it is None."""
     if uri is None:
         return settings.models_dir / MODEL_FILE
-    if uri.startswith(REGISTRY_SCHEMES) or "://" in uri:
-        raise ConfigError(
-            f"Model {uri!r} is a registry URI, which this project cannot resolve "
-            "yet: pass the path of a model file (default models/"
-            f"{MODEL_FILE})."
-        )
     path = Path(uri).expanduser()
     return path if path.is_absolute() else settings.project_root / path
+
+
+def serving_params(settings: Settings, uri: str | None) -> Params:
+    """The parameters the model ``uri`` was trained with: those bundled with an
+    MLflow model, else the project's ``params.yaml``."""
+    if is_registry_uri(uri):
+        from .tracking import downloaded_model
+
+        return load_params(downloaded_model(settings, str(uri))["params"])
+    return load_params(settings.params_file)
 
 
 class Predictor:
@@ -67,6 +71,7 @@ class Predictor:
         self.model = model
         self.params = params
         self.source = source
+        self.uri = str(source)
         data = params.data
         self.labels: list[Label] = data.labels
         self.threshold = (
@@ -76,16 +81,39 @@ class Predictor:
         )
 
     @classmethod
+    def build(cls, params: Params, transform_file: Path, model_file: Path) -> Predictor:
+        """The predictor of ``params``, a fitted transform and a model file."""
+        transform = FeatureTransform.load(transform_file)
+        check_transform_matches(transform, params.data)
+        model = load_model(model_file)
+        logger.info("Loaded the model %s", model_file)
+        return cls(transform, model, params, model_file)
+
+    @classmethod
+    def from_files(
+        cls, params_file: Path, transform_file: Path, model_file: Path
+    ) -> Predictor:
+        """The predictor of a parameter file, a fitted transform and a model."""
+        return cls.build(load_params(params_file), transform_file, model_file)
+
+    @classmethod
     def load(
         cls, settings: Settings, params: Params, uri: str | None = None
     ) -> Predictor:
-        """Load ``models/transform.json`` and the model ``uri`` names."""
-        transform = FeatureTransform.load(settings.models_dir / TRANSFORM_FILE)
-        check_transform_matches(transform, params.data)
-        path = model_path(settings, uri)
-        model = load_model(path)
-        logger.info("Loaded the model %s", path)
-        return cls(transform, model, params, path)
+        """Load ``models/transform.json`` and the model ``uri`` names.
+
+        An MLflow model URI (``models:/<name>@champion``) brings its own
+        parameters, transform and model, which replace the project's.
+        """
+        if not is_registry_uri(uri):
+            path = model_path(settings, uri)
+            return cls.build(params, settings.models_dir / TRANSFORM_FILE, path)
+        from .tracking import downloaded_model
+
+        files = downloaded_model(settings, str(uri))
+        predictor = cls.from_files(files["params"], files["transform"], files["model"])
+        predictor.uri = str(uri)
+        return predictor
 
     @property
     def task(self) -> str:

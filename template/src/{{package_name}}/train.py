@@ -19,6 +19,7 @@ import logging
 import os
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dvclive.live import Live
 
@@ -37,6 +38,9 @@ from .interfaces import Model, Resumable
 from .model import DEFAULT_MODELS, MODEL_FILE, MODELS
 from .params import Params
 from .seeding import seed_everything
+
+if TYPE_CHECKING:
+    from .tracking import Tracker
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +65,19 @@ def fingerprint(params: Params, *data_files: Path) -> dict[str, str]:
         "data": data.hexdigest(),
         "number of processes": os.environ.get("WORLD_SIZE", "1"),
     }
+
+
+def connect_tracker(settings: Settings) -> Tracker | None:
+    """The MLflow store to record this run in; None when tracking is off.
+
+    Connecting comes first, so that an unreachable store stops the stage
+    before it has written anything.
+    """
+    if not settings.tracking:
+        return None
+    from .tracking import Tracker
+
+    return Tracker.connect(settings)
 
 
 def resolve_model(params: Params) -> str:
@@ -117,6 +134,8 @@ def train(settings: Settings, params: Params, resume: bool = False) -> Path:
     data = params.data
     model = build_model(params)
     resolve_evaluator(params)
+    main = is_main_process()
+    tracker = connect_tracker(settings) if main else None
     seed_everything(params.seed)
     transform_path = settings.models_dir / TRANSFORM_FILE
     transform = FeatureTransform.load(transform_path)
@@ -135,7 +154,6 @@ def train(settings: Settings, params: Params, resume: bool = False) -> Path:
             fingerprint(params, *data_files),
             resume,
         )
-    main = is_main_process()
     history: dict[str, list[float]] = {}
     tracking = (
         Live(dir=str(settings.live_dir), dvcyaml=False, save_dvc_exp=False, report=None)
@@ -172,4 +190,6 @@ def train(settings: Settings, params: Params, resume: bool = False) -> Path:
     model.save(model_path)
     run_info.write(settings.live_dir / RUN_INFO_FILE, params.seed, "train")
     logger.info("Saved the %s model to %s", resolve_model(params), model_path)
+    if tracker is not None:
+        tracker.log_training(params, history, settings.live_dir / RUN_INFO_FILE)
     return model_path
