@@ -132,6 +132,20 @@ def kept_random_state() -> Iterator[None]:
         np.random.set_state(numpy_state)
 
 
+@contextmanager
+def using(uri: str) -> Iterator[None]:
+    """MLflow's module-level API against ``uri`` for this block only, with the
+    random state kept. Setting the URI also sets ``MLFLOW_TRACKING_URI`` in
+    this process's environment, which must not outlive the block."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        with kept_random_state():
+            yield
+    finally:
+        mlflow.set_tracking_uri(before)
+
+
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -240,7 +254,7 @@ def bundle_files(settings: Settings) -> dict[str, str]:
 def _downloaded(tracking: str, uri: str) -> Path:
     destination = Path(tempfile.mkdtemp(prefix="model-"))
     try:
-        with kept_random_state():
+        with using(tracking):
             local = mlflow.artifacts.download_artifacts(
                 artifact_uri=uri, dst_path=str(destination), tracking_uri=tracking
             )
@@ -281,7 +295,6 @@ class Tracker:
         answer: before the stage has written anything.
         """
         uri = tracking_uri(settings)
-        mlflow.set_tracking_uri(uri)
         client = MlflowClient(tracking_uri=uri)
         name = settings.experiment
         try:
@@ -389,7 +402,10 @@ class Tracker:
             outputs = infer_signature(
                 example, predictor.predict(example, "The example")
             ).outputs
-        with mlflow.start_run(run_id=run_id):
+        with using(self.uri), mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+            # MLflow compares the example's columns with a range, which pandas 3
+            # deprecates; the example's columns are names, so nothing changes.
+            warnings.filterwarnings("ignore", "Operation with range is deprecated")
             info = mlflow.pyfunc.log_model(
                 name=MODEL_NAME,
                 python_model=Path(__file__).with_name("mlflow_model.py"),
@@ -500,7 +516,7 @@ def register(settings: Settings, params: Params) -> Gate | None:
         )
     name = params.registration.name
     client = tracker.client
-    with kept_random_state():
+    with using(tracker.uri):
         try:
             existing = client.search_model_versions(
                 f"name = '{name}' and run_id = '{run.info.run_id}'"
