@@ -434,7 +434,6 @@ def timed_memory(session: nox.Session, python: str, csv: Path, cwd: Path) -> flo
 
 
 BENCH = ROOT / "bench"
-MLFLOW = "mlflow==3.17.2"
 # Fixed load: concurrent connections, and bounds in requests and seconds.
 LOAD = ("--concurrency", "8", "--requests", "3000", "--seconds", "20")
 REQUEST_ROWS = (1, 100)
@@ -478,13 +477,6 @@ def stop_server(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def site_packages(python: str) -> str:
-    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-    return subprocess.run(
-        [python, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
 def free_port() -> int:
     import socket
 
@@ -502,17 +494,19 @@ def load_test(session: nox.Session, url: str, body: Path) -> dict:
     return json.loads(output)
 
 
-def compare_servers(
-    session: nox.Session, project: Path, python: str, mlflow_python: str
-) -> list[tuple]:
-    """Serve the project's model with its own API and with `mlflow models serve`
-    (a pyfunc around the project's prediction path); load-test both."""
+def compare_servers(session: nox.Session, project: Path, python: str) -> list[tuple]:
+    """Serve the project's model with its own API and, as the MLflow model the
+    pipeline registered (`models:/<slug>@champion`), with `mlflow models serve`;
+    load-test both."""
     package = next((project / "src").iterdir()).name
     for rows in REQUEST_ROWS:
         timed(session, python, "-c", REQUEST_BODIES, str(rows), cwd=project)
-    pyfunc = project / "mlflow-model"
-    timed(session, mlflow_python, str(BENCH / "mlflow_pyfunc.py"), str(project),
-          package, str(pyfunc), cwd=project)  # fmt: skip
+    registered = subprocess.run(
+        [python, "-c", "import yaml; print(yaml.safe_load(open('params.yaml'))"
+         "['register']['name'])"],
+        cwd=project, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    champion = f"models:/{registered}@champion"
     ours_port, mlflow_port = free_port(), free_port()
     quiet = {f"{package.upper()}_LOG_LEVEL": "WARNING", "PYTHONHASHSEED": "0"}
     ours = start_server(
@@ -521,14 +515,16 @@ def compare_servers(
     )  # fmt: skip
     try:
         mlflow = start_server(
-            [mlflow_python, "-m", "mlflow", "models", "serve", "-m", str(pyfunc),
+            [python, "-m", "mlflow", "models", "serve", "-m", champion,
              "--env-manager", "local", "-h", "127.0.0.1", "-p", str(mlflow_port),
              "-w", "1"],
             project, f"http://127.0.0.1:{mlflow_port}/ping",
             {
+                "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
                 "MLFLOW_DISABLE_TELEMETRY": "true",
                 "PYTHONHASHSEED": "0",
-                "PATH": f"{Path(mlflow_python).parent}{os.pathsep}{os.environ['PATH']}",
+                # `mlflow models serve` runs the `uvicorn` script found on PATH.
+                "PATH": f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}",
             },
         )  # fmt: skip
         try:
@@ -558,20 +554,7 @@ def bench_serve(session: nox.Session) -> None:
     for framework in FRAMEWORKS:
         with installed_project(session, framework, python) as (project, venv_python):
             timed(session, venv_python, "-m", "dvc", "repro", cwd=project)
-            # MLflow in its own environment that also sees the project's packages.
-            mlflow_venv = project.parent / "mlflow-venv"
-            timed(session, venv_python, "-m", "venv", str(mlflow_venv), cwd=project)
-            mlflow_python = str(mlflow_venv / "bin" / "python")
-            sees_project = f"{site_packages(venv_python)}\n{project / 'src'}\n"
-            Path(site_packages(mlflow_python), "project.pth").write_text(sees_project)
-            timed(session, mlflow_python, "-m", "pip", "install", "-q", MLFLOW,
-                  cwd=project)  # fmt: skip
-            # `mlflow models serve` runs the `uvicorn` script found on PATH.
-            timed(session, mlflow_python, "-m", "pip", "install", "-q", "--no-deps",
-                  "--ignore-installed", "uvicorn", cwd=project)  # fmt: skip
-            for rows, mine, theirs in compare_servers(
-                session, project, venv_python, mlflow_python
-            ):
+            for rows, mine, theirs in compare_servers(session, project, venv_python):
                 table.append((framework, rows, mine, theirs))
     session.log(
         f"serving, {LOAD[1]} concurrent connections, at most {LOAD[3]} requests "

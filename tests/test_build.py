@@ -3,6 +3,7 @@ passes its own checks, with the real tools (Poetry, nox, pre-commit)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -137,6 +138,9 @@ def test_project_integration_tests_pass(installed: Project) -> None:
     reproducible = {
         f"test_same_seed_same_weights_and_metrics[{name}]"
         for name in ("default", "regression")
+    } | {
+        "test_tracking_changes_no_bit_of_the_pipeline_outputs",
+        "test_an_unreachable_server_stops_train_naming_it_before_writing",
     }
     if installed.answers["ml_framework"] == "pytorch":
         # SIGKILL mid-training then --resume; two torchrun runs with 2 processes
@@ -186,16 +190,126 @@ def test_pipeline_and_reproducibility_proof(installed: Project) -> None:
     assert {"confusion_matrix.png", "roc_curve.png"} <= figures
     lock = yaml.safe_load((installed.path / "dvc.lock").read_text())
     assert set(lock["stages"]) == {
-        "ingest", "prepare", "features", "train", "evaluate", "monitor"
+        "ingest", "prepare", "features", "train", "evaluate", "register", "monitor"
     }  # fmt: skip
     drift = json.loads(
         (installed.path / "reports" / "drift" / "drift.json").read_text()
     )
     assert drift["drift"] is False, drift["drifted_columns"]
+    store = tracked(installed, f"sqlite:///{installed.path / 'mlflow.db'}")
+    (tracked_run,) = store["runs"]
+    assert_run_matches_the_pipeline(installed, tracked_run)
+    assert store["champion"]["run_id"] == tracked_run["id"]
+    assert store["pyfunc_equals_predict"] is True
     output = nox_sessions(installed, "reproduce")
     hashes = re.findall(r"run (\d): (model\.\w+) sha256 ([0-9a-f]{64})", output)
     assert len(hashes) == 2 and hashes[0][2] == hashes[1][2], output
     monitor_resample_and_shift(installed)
+
+
+# Runs in the project's environment: what its MLflow store holds, and whether
+# the champion, loaded as an MLflow model, predicts the raw test rows exactly as
+# the `predict` command does.
+STORE_REPORT = """
+import json, subprocess, sys, tempfile
+import mlflow, pandas as pd, yaml
+from mlflow.tracking import MlflowClient
+uri, package = sys.argv[1], sys.argv[2]
+name = yaml.safe_load(open("params.yaml"))["register"]["name"]
+client = MlflowClient(tracking_uri=uri)
+runs = [
+    {"id": r.info.run_id, "params": r.data.params, "metrics": r.data.metrics,
+     "tags": r.data.tags}
+    for e in client.search_experiments() for r in client.search_runs([e.experiment_id])
+]
+champion = client.get_model_version_by_alias(name, "champion")
+test = pd.read_parquet("data/interim/test.parquet")
+out = tempfile.mkdtemp() + "/out.parquet"
+subprocess.run([sys.executable, "-m", package, "predict", "--model",
+                f"models:/{name}@champion", "data/interim/test.parquet", out], check=True)
+mlflow.set_tracking_uri(uri)
+features = list(yaml.safe_load(open("params.yaml"))["data"]["features"])
+pyfunc = mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(test[features])
+expected = pd.read_parquet(out)[list(pyfunc.columns)]
+print(json.dumps({"runs": runs, "pyfunc_equals_predict": bool(pyfunc.equals(expected)),
+                  "champion": {"version": champion.version, "run_id": champion.run_id}}))
+"""
+
+
+def tracked(project: Project, uri: str, **env: str) -> dict:
+    """What the MLflow store at ``uri`` holds for ``project`` (see STORE_REPORT)."""
+    python = project.path / ".venv" / "bin" / "python"
+    package = project.answers["package_name"]
+    completed = run(python, "-c", STORE_REPORT, uri, package, cwd=project.path,
+                    env={"MLFLOW_TRACKING_URI": uri, **env})  # fmt: skip
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def assert_run_matches_the_pipeline(project: Project, tracked_run: dict) -> None:
+    """The run holds params.yaml flattened, the test and per-epoch metrics, and
+    the model's provenance tags."""
+    params = yaml.safe_load((project.path / "params.yaml").read_text())
+    assert tracked_run["params"]["seed"] == str(params["seed"])
+    assert tracked_run["params"]["data.target"] == params["data"]["target"]
+    metrics = json.loads((project.path / "reports" / "metrics.json").read_text())
+    for key, value in metrics.items():
+        assert tracked_run["metrics"][f"test_{key}"] == value
+    assert "train_loss" in tracked_run["metrics"]
+    model = next((project.path / "models").glob("model.*")).read_bytes()
+    tags = tracked_run["tags"]
+    assert tags["model_sha256"] == hashlib.sha256(model).hexdigest()
+    head = run("git", "rev-parse", "HEAD", cwd=project.path).stdout.strip()
+    assert tags["mlflow.source.git.commit"] == head
+    assert json.loads(tags["run_info"])["seed"] == params["seed"]
+
+
+def test_team_mode_tracks_into_a_real_mlflow_server(
+    installed: Project, tmp_path: Path
+) -> None:
+    # Trains what test_pipeline_and_reproducibility_proof prepared.
+    venv = installed.path / ".venv" / "bin"
+    port = free_loopback_port()
+    server = subprocess.Popen(
+        [venv / "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"],
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+    package = installed.answers["package_name"]
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                urllib.request.urlopen(f"{uri}/health", timeout=5)
+                break
+            except OSError:
+                time.sleep(0.5)
+        for stage in ("train", "evaluate", "register"):
+            run(venv / "python", "-m", package, stage, cwd=installed.path,
+                env={"MLFLOW_TRACKING_URI": uri})  # fmt: skip
+        store = tracked(installed, uri)
+        (tracked_run,) = store["runs"]
+        assert_run_matches_the_pipeline(installed, tracked_run)
+        assert store["champion"] == {"version": "1", "run_id": tracked_run["id"]}
+        assert store["pyfunc_equals_predict"] is True
+        assert any((tmp_path / "artifacts").rglob("MLmodel"))
+    finally:
+        server.terminate()
+        server.communicate(timeout=60)
+    # The server is gone: the stage stops, names it, and writes nothing.
+    outputs = installed.path / "models", installed.path / "reports"
+    before = {p: p.read_bytes() for d in outputs for p in d.rglob("*") if p.is_file()}
+    failed = subprocess.run(
+        [venv / "python", "-m", package, "train"], cwd=installed.path,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert failed.returncode == 1 and uri in failed.stderr, failed.stderr
+    assert "Traceback" not in failed.stderr
+    after = {p: p.read_bytes() for d in outputs for p in d.rglob("*") if p.is_file()}
+    assert after == before
 
 
 def monitor(project: Project, path: Path, *options: str) -> tuple[int, str]:
