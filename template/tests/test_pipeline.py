@@ -5,9 +5,10 @@ write bit-identical outputs; changing a training parameter re-runs only
 the stages after ``features``; ``dvc exp run -S`` works and ``dvc exp show``
 lists the metrics. The MLflow store at the project root then holds one run
 with the training and test metrics, tagged with the git commit, and the
-registered model's ``champion`` alias points at that run's version. Own data sets adopted with ``init-data`` (string labels of
-three classes, categorical columns with missing values, a regression target)
-run end to end with no further edit. Everything checked is parsed from
+registered model's ``champion`` alias points at that run's version. Own data
+sets adopted with ``init-data`` (string labels of three classes, categorical
+columns with missing values, a regression target) run end to end with no
+further edit. Everything checked is parsed from
 dvc.lock or JSON.
 """
 
@@ -20,8 +21,8 @@ from typing import Any
 
 import pytest
 import yaml
-from mlflow.tracking import MlflowClient
 from conftest import DATA_SETS, adopt, copy_project, run, update_params
+from mlflow.tracking import MlflowClient
 
 pytestmark = pytest.mark.slow
 

@@ -23,52 +23,43 @@ shared server instead, and ``<ENV_PREFIX>TRACKING=false`` turns tracking off.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
+import random
+import re
+import subprocess
+import tempfile
+import tomllib
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-# MLflow reports usage unless told not to: this project sends nothing anywhere
-# unless its user asks. A shared server that does not answer fails a stage in
-# seconds rather than after minutes of retries.
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+import mlflow
+import numpy as np
+import pandas as pd
+import yaml
+from dotenv import load_dotenv
+from mlflow.entities import Metric, Param, Run, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.pyfunc.model import PythonModel, PythonModelContext
+from mlflow.tracking import MlflowClient
+from mlflow.types import ColSpec, Schema
 
-import hashlib  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import random  # noqa: E402
-import re  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import tomllib  # noqa: E402
-import warnings  # noqa: E402
-from collections.abc import Iterator, Mapping  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from functools import cache  # noqa: E402
-from importlib import metadata  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-from urllib.parse import urlsplit, urlunsplit  # noqa: E402
-
-import mlflow  # noqa: E402
-from dotenv import load_dotenv  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
-from mlflow.entities import Metric, Param, Run, RunTag  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
-from mlflow.models import ModelSignature, infer_signature  # noqa: E402
-from mlflow.pyfunc import PythonModel, PythonModelContext  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
-from mlflow.types import ColSpec, Schema  # noqa: E402
-
-from .config import Settings  # noqa: E402
-from .data import TRAIN_FILE  # noqa: E402
-from .errors import ConfigError, PipelineError  # noqa: E402
-from .features import TRANSFORM_FILE  # noqa: E402
-from .model import MODEL_FILE  # noqa: E402
-from .params import Params, load_params  # noqa: E402
+from .config import Settings
+from .data import TRAIN_FILE
+from .errors import ConfigError, PipelineError
+from .features import TRANSFORM_FILE
+from .model import MODEL_FILE
+from .params import Params
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +134,8 @@ def using(uri: str) -> Iterator[None]:
         with kept_random_state():
             yield
     finally:
-        mlflow.set_tracking_uri(before)
+        # None is MLflow's own way to go back to no URI set.
+        mlflow.set_tracking_uri(before)  # type: ignore[arg-type]
 
 
 def file_sha256(path: Path) -> str:
@@ -215,7 +207,7 @@ def git_tags(project_root: Path) -> dict[str, str]:
     return {"mlflow.source.git.commit": commit, "git_dirty": str(bool(status))}
 
 
-class PipelineModel(PythonModel):  # type: ignore[misc]
+class PipelineModel(PythonModel):
     """The pipeline as an MLflow model: raw feature columns in, the columns of
     ``predict`` out (``prediction`` and, for classification, ``proba_<class>``).
 
@@ -346,7 +338,10 @@ class Tracker:
             "run_info": json.dumps(info, sort_keys=True),
             **git_tags(settings.project_root),
         }
-        for path in (settings.processed_dir / TRAIN_FILE, settings.models_dir / TRANSFORM_FILE):
+        for path in (
+            settings.processed_dir / TRAIN_FILE,
+            settings.models_dir / TRANSFORM_FILE,
+        ):
             relative = path.relative_to(settings.project_root).as_posix()
             tags[safe_key(f"data_md5.{relative}")] = file_md5(path)
         if os.environ.get("DVC_EXP_NAME"):
@@ -359,7 +354,7 @@ class Tracker:
         ]
         with kept_random_state():
             run = self.client.create_run(self.experiment_id, run_name=name)
-            run_id = run.info.run_id
+            run_id: str = run.info.run_id
             self.client.log_batch(
                 run_id,
                 metrics=metrics,
@@ -402,7 +397,11 @@ class Tracker:
             outputs = infer_signature(
                 example, predictor.predict(example, "The example")
             ).outputs
-        with using(self.uri), mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+        with (
+            using(self.uri),
+            mlflow.start_run(run_id=run_id),
+            warnings.catch_warnings(),
+        ):
             # MLflow compares the example's columns with a range, which pandas 3
             # deprecates; the example's columns are names, so nothing changes.
             warnings.filterwarnings("ignore", "Operation with range is deprecated")
@@ -428,7 +427,7 @@ class Tracker:
                 MODEL_FILE,
             )
             return None
-        run_id = run.info.run_id
+        run_id: str = run.info.run_id
         metrics = [
             Metric(safe_key(TEST_PREFIX + key), float(value), 0, 0)
             for key, value in scores.items()
@@ -532,7 +531,7 @@ def register(settings: Settings, params: Params) -> Gate | None:
                 current = None
             champion = None
             if current is not None and current.version != version.version:
-                champion_run = client.get_run(current.run_id)
+                champion_run = client.get_run(str(current.run_id))
                 best = champion_run.data.metrics.get(TEST_PREFIX + metric)
                 champion = (current.version, best) if best is not None else None
             decision = gate(params, metric, float(scores[metric]), champion)
