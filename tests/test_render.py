@@ -309,7 +309,7 @@ def test_pipeline_stages_call_the_package_with_real_inputs(project: Project) -> 
     stages = yaml.safe_load((project.path / "dvc.yaml").read_text())["stages"]
     params = yaml.safe_load((project.path / "params.yaml").read_text())
     assert list(stages) == [
-        "ingest", "prepare", "features", "train", "evaluate", "monitor"
+        "ingest", "prepare", "features", "train", "evaluate", "register", "monitor"
     ]  # fmt: skip
     for name, stage in stages.items():
         # The CLI sets the hash seed itself: no shell syntax in the command.
@@ -324,6 +324,21 @@ def test_pipeline_stages_call_the_package_with_real_inputs(project: Project) -> 
     suffix = ".pt" if project.answers["ml_framework"] == "pytorch" else ".pkl"
     assert f"models/model{suffix}" in stages["train"]["outs"]
     assert isinstance(params["seed"], int)
+
+
+def test_models_register_under_the_slug_and_the_store_stays_out(
+    project: Project,
+) -> None:
+    params = yaml.safe_load((project.path / "params.yaml").read_text())
+    assert params["register"]["name"] == project.answers["project_slug"]
+    stages = yaml.safe_load((project.path / "dvc.yaml").read_text())["stages"]
+    # The registry is register's output: the stage writes no file.
+    assert "outs" not in stages["register"]
+    assert "reports/metrics.json" in stages["register"]["deps"]
+    ignored = (project.path / ".gitignore").read_text().splitlines()
+    assert {"/mlflow.db", "/mlartifacts/"} <= set(ignored)
+    docker_ignored = (project.path / ".dockerignore").read_text().splitlines()
+    assert {"mlflow.db", "mlartifacts"} <= set(docker_ignored)
 
 
 def test_pytorch_projects_ship_scale_out_and_keep_checkpoints_out(
