@@ -220,19 +220,25 @@ client = MlflowClient(tracking_uri=uri)
 runs = [
     {"id": r.info.run_id, "params": r.data.params, "metrics": r.data.metrics,
      "tags": r.data.tags}
-    for e in client.search_experiments() for r in client.search_runs([e.experiment_id])
+    for e in client.search_experiments()
+    for r in client.search_runs([e.experiment_id])
 ]
 champion = client.get_model_version_by_alias(name, "champion")
 test = pd.read_parquet("data/interim/test.parquet")
 out = tempfile.mkdtemp() + "/out.parquet"
-subprocess.run([sys.executable, "-m", package, "predict", "--model",
-                f"models:/{name}@champion", "data/interim/test.parquet", out], check=True)
+command = [sys.executable, "-m", package, "predict", "--model",
+           f"models:/{name}@champion", "data/interim/test.parquet", out]
+subprocess.run(command, check=True)
 mlflow.set_tracking_uri(uri)
 features = list(yaml.safe_load(open("params.yaml"))["data"]["features"])
-pyfunc = mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(test[features])
+champion_model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+pyfunc = champion_model.predict(test[features])
 expected = pd.read_parquet(out)[list(pyfunc.columns)]
-print(json.dumps({"runs": runs, "pyfunc_equals_predict": bool(pyfunc.equals(expected)),
-                  "champion": {"version": champion.version, "run_id": champion.run_id}}))
+print(json.dumps({
+    "runs": runs,
+    "pyfunc_equals_predict": bool(pyfunc.equals(expected)),
+    "champion": {"version": champion.version, "run_id": champion.run_id},
+}))
 """
 
 
