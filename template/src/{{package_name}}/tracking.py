@@ -37,7 +37,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -164,18 +163,14 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
     return {safe_key(prefix.rstrip(".")): value}
 
 
-def locked_requirements(project_root: Path) -> list[str]:
+def locked_requirements(project_root: Path) -> list[str] | None:
     """``name==version`` of every package the project needs to run, from
-    ``poetry.lock`` (the main group, with its environment markers).
-
-    Outside a project checkout the installed versions of the package's own
-    requirements are pinned instead.
-    """
+    ``poetry.lock`` (the main group, with its environment markers); None
+    without a lock, which leaves MLflow to infer them."""
     lock = project_root / "poetry.lock"
     if not lock.is_file():
-        installed = metadata.distribution(__package__ or "").requires or []
-        names = [re.split(r"[\s;<>=!~\[]", req, maxsplit=1)[0] for req in installed]
-        return [f"{name}=={metadata.version(name)}" for name in names]
+        logger.warning("No %s: MLflow infers the model's requirements.", lock)
+        return None
     pins = []
     for package in tomllib.loads(lock.read_text(encoding="utf-8"))["package"]:
         if "main" not in package.get("groups", ["main"]):
