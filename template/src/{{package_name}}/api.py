@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from functools import cache
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import pandas as pd
 from fastapi import FastAPI, Request
@@ -40,9 +40,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def feature_type(spec: FeatureSpec) -> Any:
-    """A finite number within the bounds, or a string; None allowed if nullable."""
-    if spec.kind == "categorical":
-        kind: Any = StrictStr
+    """A finite number within the bounds, or a string (one of the categories
+    where they are listed); None allowed if nullable."""
+    if spec.categories:
+        kind: Any = Literal[tuple(spec.categories)]
+    elif spec.kind == "categorical":
+        kind = StrictStr
     else:
         kind = Annotated[
             StrictFloat, Field(allow_inf_nan=False, ge=spec.min, le=spec.max)

@@ -32,7 +32,9 @@ Label = Union[StrictInt, StrictStr]
 
 
 class FeatureSpec(BaseModel):
-    """One feature column: its kind, whether it may be missing, its bounds."""
+    """One feature column: its kind, whether it may be missing, its bounds and,
+    for a categorical column, optionally the only values it may take (without
+    them, a category unseen in training encodes to all zeros)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -40,12 +42,17 @@ class FeatureSpec(BaseModel):
     nullable: bool = False
     min: float | None = None
     max: float | None = None
+    categories: list[StrictStr] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _bounds_fit_the_kind(self) -> FeatureSpec:
         has_bounds = self.min is not None or self.max is not None
         if self.kind == "categorical" and has_bounds:
             raise ValueError("min and max apply to numeric columns only")
+        if self.kind == "numeric" and self.categories is not None:
+            raise ValueError("categories apply to categorical columns only")
+        if self.categories and len(set(self.categories)) != len(self.categories):
+            raise ValueError("categories must not repeat")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min {self.min} is above max {self.max}")
         return self

@@ -63,7 +63,8 @@ def normalise(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
 
 def _feature_column(spec: FeatureSpec) -> pa.Column:
     if spec.kind == "categorical":
-        return pa.Column("string", nullable=spec.nullable)
+        allowed = [pa.Check.isin(spec.categories)] if spec.categories else []
+        return pa.Column("string", checks=allowed, nullable=spec.nullable)
     checks = [pa.Check(np.isfinite, name="finite")]
     if spec.min is not None:
         checks.append(pa.Check.ge(spec.min))
@@ -155,6 +156,8 @@ def _what_failed(column: str, check: str, data: DataParams) -> str:
         return "value(s) that are not numbers"
     if check == "finite":
         return "infinite value(s)"
+    if check.startswith("isin") and spec is not None:
+        return f"value(s) outside the categories {spec.categories}"
     if check.startswith("isin"):
         return f"label(s) outside the classes {data.labels}"
     if check.startswith("greater_than_or_equal_to") and spec is not None:
