@@ -169,6 +169,11 @@ def test_dockerfile_is_reproducible_and_unprivileged(project: Project) -> None:
     assert installs and all("--compile" in line for line in installs), installs
     ignored = (project.path / ".dockerignore").read_text().splitlines()
     assert {".git", ".venv", ".env"} <= set(ignored)
+    # The serving target runs the API as the app user and reports its health.
+    serve = text[text.index("AS serve") :]
+    assert "HEALTHCHECK" in serve and "/ready" in serve
+    package = project.answers["package_name"]
+    assert f'CMD ["python", "-m", "{package}", "serve"]' in serve
 
 
 def test_pre_commit_hooks_call_the_locked_tools(project: Project) -> None:
