@@ -53,7 +53,7 @@ from mlflow.pyfunc.model import PythonModel, PythonModelContext
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 
-from .config import Settings
+from .config import ENV_PREFIX, Settings
 from .data import TRAIN_FILE
 from .errors import ConfigError, PipelineError
 from .features import TRANSFORM_FILE
@@ -301,7 +301,7 @@ class Tracker:
                 f"The MLflow tracking store {shown_uri(uri)} cannot be used: "
                 f"{' '.join(str(exc).split())[:300]} Start the server or fix "
                 "MLFLOW_TRACKING_URI, or set "
-                f"{settings.model_config.get('env_prefix')}TRACKING=false to run "
+                f"{ENV_PREFIX}TRACKING=false to run "
                 "without tracking."
             ) from exc
         return cls(settings, client, uri, experiment_id)
