@@ -102,12 +102,25 @@ def read_table(path: Path, what: str) -> pd.DataFrame:
         raise ConfigError(f"{what} {path} does not exist: run the earlier stages.")
     if path.suffix.lower() == ".parquet":
         try:
-            return pd.read_parquet(path)
+            frame = pd.read_parquet(path)
         except (OSError, ValueError) as exc:
             raise DataValidationError(
                 f"{what} {path} is not a readable Parquet file."
             ) from exc
+        release_arrow_memory()
+        return frame
     return read_csv(path, what)
+
+
+def release_arrow_memory() -> None:
+    """Give the memory Arrow has freed back to the system.
+
+    Arrow's allocator keeps freed blocks for its own later use, where numpy
+    and pandas cannot take them: without this, a stage would carry the
+    buffers of reading or writing a file to its end (about 300 MiB for a
+    table of 800k rows x 30 columns).
+    """
+    pa.default_memory_pool().release_unused()
 
 
 def read_csv(path: Path, what: str) -> pd.DataFrame:
@@ -150,6 +163,7 @@ def write_arrow(path: Path, table: pa.Table) -> None:
     """Replace ``path`` with ``table`` as Parquet, atomically."""
     with atomic.replacing(path) as tmp:
         pq.write_table(table, tmp)
+    release_arrow_memory()
 
 
 def split_sizes(count: int, share: float) -> int:

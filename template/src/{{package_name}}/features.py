@@ -23,9 +23,9 @@ import pyarrow.parquet as pq
 
 from . import atomic
 from .config import Settings
-from .data import TEST_FILE, TRAIN_FILE, encode_labels, read_table, write_arrow
+from .data import TEST_FILE, TRAIN_FILE, encode_labels, read_table
 from .errors import ConfigError, DataValidationError
-from .interfaces import FloatArray, Matrix
+from .interfaces import FloatArray, IntArray, Matrix
 from .params import DataParams, Params
 from .schema import category_strings, validate_frame
 
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 TRANSFORM_FILE = "transform.json"
 SCALER_KINDS = ("standard", "minmax", "none")
+BATCH_ROWS = 16_384
+"""Rows transformed, written or read at a time by the processed-data files."""
 MISSING = "<missing>"
 """The category a missing value of a nullable categorical column falls into."""
 
@@ -145,20 +147,26 @@ class FeatureTransform:
         cls, frame: pd.DataFrame, data: DataParams, scaler: str
     ) -> FeatureTransform:
         """Learn medians, scale and categories from the training rows ``frame``."""
-        numeric = frame[data.numeric].to_numpy(dtype=np.float64)
-        present = ~np.isnan(numeric)
+        numeric = frame[data.numeric].to_numpy(dtype=np.float64, copy=True)
+        missing = np.isnan(numeric)
         medians = np.array(
             [
-                np.median(numeric[present[:, i], i]) if present[:, i].any() else 0.0
+                (
+                    np.median(numeric[~missing[:, i], i])
+                    if not missing[:, i].all()
+                    else 0.0
+                )
                 for i in range(numeric.shape[1])
             ]
         )
-        filled = np.where(present, numeric, medians)
+        np.copyto(numeric, medians, where=missing)  # in place: one matrix, not two
         encoders = {
             name: CategoryEncoder.fit(frame[name], data.features[name].nullable)
             for name in data.categorical
         }
-        return cls(data.numeric, medians.tolist(), Scaler(scaler).fit(filled), encoders)
+        return cls(
+            data.numeric, medians.tolist(), Scaler(scaler).fit(numeric), encoders
+        )
 
     @property
     def input_columns(self) -> list[str]:
@@ -277,20 +285,18 @@ def encode_targets(target: pd.Series, data: DataParams) -> np.ndarray:
 def build_features(settings: Settings, params: Params) -> list[Path]:
     """Stage ``features``: validate both splits, fit on train, write train's matrix."""
     data = params.data
-    frames = {}
-    for name in (TRAIN_FILE, TEST_FILE):
-        path = settings.interim_dir / name
-        frames[name] = validate_frame(read_table(path, "interim data"), data, str(path))
-    train = frames[TRAIN_FILE]
+    test_path, train_path = (
+        settings.interim_dir / TEST_FILE,
+        settings.interim_dir / TRAIN_FILE,
+    )
+    # The test split is only checked here: the transform learns from train alone.
+    validate_frame(read_table(test_path, "interim data"), data, str(test_path))
+    train = validate_frame(
+        read_table(train_path, "interim data"), data, str(train_path)
+    )
     transform = FeatureTransform.fit(train, data, params.features.scaler)
-    matrix = transform.transform(train)
-    columns = {
-        name: pa.array(matrix[:, i]) for i, name in enumerate(transform.output_columns)
-    }
-    del matrix
-    columns[data.target] = pa.array(train[data.target].to_numpy())
     processed_path = settings.processed_dir / TRAIN_FILE
-    write_arrow(processed_path, pa.table(columns))
+    write_processed(processed_path, transform, train, data.target)
     transform_path = settings.models_dir / TRANSFORM_FILE
     transform.save(transform_path)
     logger.info(
@@ -303,31 +309,78 @@ def build_features(settings: Settings, params: Params) -> list[Path]:
     return [processed_path, transform_path]
 
 
-def load_processed(
-    path: Path, transform: FeatureTransform, data: DataParams
-) -> tuple[Matrix, np.ndarray]:
-    """Read the processed training split: its matrix and encoded targets."""
+def write_processed(
+    path: Path, transform: FeatureTransform, frame: pd.DataFrame, target: str
+) -> None:
+    """Write the matrix of ``frame`` and its target column as Parquet, atomically.
+
+    The rows are transformed and written ``BATCH_ROWS`` at a time, a row group
+    each, so the whole matrix is never in memory next to the table.
+    """
+    targets = pa.array(frame[target].to_numpy())
+    schema = pa.schema(
+        [pa.field(name, pa.float32()) for name in transform.output_columns]
+        + [pa.field(target, targets.type)]
+    )
+    with atomic.replacing(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        for start in range(0, len(frame), BATCH_ROWS):
+            matrix = transform.transform(frame.iloc[start : start + BATCH_ROWS])
+            columns = [pa.array(column) for column in matrix.T]
+            columns.append(targets.slice(start, len(matrix)))
+            writer.write_batch(pa.record_batch(columns, schema=schema))
+
+
+def processed_targets(path: Path, data: DataParams) -> np.ndarray:
+    """The encoded targets of the processed training split, in file order."""
     if not path.is_file():
         raise ConfigError(
             f"Processed data {path} does not exist: run the features stage."
         )
-    table = pq.read_table(path)
+    if data.target not in pq.read_schema(path).names:
+        raise ConfigError(
+            f"Processed data {path} lacks the target column {data.target!r}: run "
+            "the features stage again."
+        )
+    target = pq.read_table(path, columns=[data.target]).column(0).to_pandas()
+    return encode_targets(target, data)
+
+
+def load_processed(
+    path: Path,
+    transform: FeatureTransform,
+    data: DataParams,
+    order: IntArray | None = None,
+) -> tuple[Matrix, np.ndarray]:
+    """Read the processed training split: its matrix and encoded targets.
+
+    With ``order`` (a permutation of the rows), row ``k`` of the result is row
+    ``order[k]`` of the file. Rows are put in place while reading, a row group
+    (``BATCH_ROWS``, as :func:`write_processed` writes them) at a time, so that
+    a model can get slices of one matrix instead of copies.
+    """
+    targets = processed_targets(path, data)
+    parquet = pq.ParquetFile(path)
     columns = transform.output_columns
-    absent = [
-        name for name in [*columns, data.target] if name not in table.column_names
-    ]
+    absent = [name for name in columns if name not in parquet.schema_arrow.names]
     if absent:
         raise ConfigError(
             f"Processed data {path} lacks the column(s) "
             f"{', '.join(map(repr, absent[:5]))}: run the features stage again."
         )
-    matrix = np.empty((table.num_rows, len(columns)), dtype=np.float32)
-    for i, name in enumerate(columns):
-        matrix[:, i] = table.column(name).to_numpy()
-    if not np.isfinite(matrix).all():
-        raise DataValidationError(
-            f"Processed data {path} holds missing or infinite values: run the "
-            "features stage again."
-        )
-    targets = table.column(data.target).to_pandas()
-    return matrix, encode_targets(targets, data)
+    destination = np.arange(len(targets))
+    if order is not None:
+        destination[order] = np.arange(len(targets))
+        targets = targets[order]
+    matrix = np.empty((len(targets), len(columns)), dtype=np.float32)
+    start = 0
+    for group in range(parquet.num_row_groups):
+        batch = parquet.read_row_group(group, columns=columns)
+        block = np.column_stack([batch.column(name).to_numpy() for name in columns])
+        if not np.isfinite(block).all():
+            raise DataValidationError(
+                f"Processed data {path} holds missing or infinite values: run "
+                "the features stage again."
+            )
+        matrix[destination[start : start + len(block)]] = block
+        start += len(block)
+    return matrix, targets
