@@ -44,6 +44,7 @@ from urllib.parse import urlsplit, urlunsplit
 import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import yaml
 from dotenv import load_dotenv
 from mlflow.entities import Metric, Param, Run, RunTag
@@ -75,6 +76,7 @@ DEFAULT_METRICS = {"classification": "accuracy", "regression": "rmse"}
 # What MLflow accepts in a parameter or metric name.
 UNSAFE_KEY = re.compile(r"[^\w./ :-]")
 EXAMPLE_ROWS = 5
+EXAMPLE_SCAN_ROWS = 1_000
 
 
 class TrackingError(PipelineError):
@@ -228,6 +230,17 @@ class PipelineModel(PythonModel):
         return self.predictor.predict(pd.DataFrame(model_input), "The input")
 
 
+def example_rows(path: Path, columns: list[str]) -> pd.DataFrame:
+    """The model's input example: the first ``EXAMPLE_ROWS`` complete rows among
+    the first ``EXAMPLE_SCAN_ROWS`` of ``path`` (the very first rows when none
+    is complete). Only those rows are read."""
+    parquet = pq.ParquetFile(path)
+    batch = next(parquet.iter_batches(batch_size=EXAMPLE_SCAN_ROWS, columns=columns))
+    rows: pd.DataFrame = batch.to_pandas()
+    example = rows.dropna().head(EXAMPLE_ROWS)
+    return rows.head(EXAMPLE_ROWS) if example.empty else example
+
+
 def bundle_files(settings: Settings) -> dict[str, str]:
     """The files an MLflow model of this pipeline carries, by artifact name."""
     return {
@@ -365,7 +378,6 @@ class Tracker:
 
     def log_model(self, run_id: str, params: Params) -> str:
         """Log the pipeline as an MLflow model in ``run_id``; return its URI."""
-        from .data import read_table
         from .predict import Predictor
 
         settings = self.settings
@@ -373,11 +385,9 @@ class Tracker:
         predictor = Predictor.from_files(
             *(Path(files[key]) for key in ("params", "transform", "model"))
         )
-        train = read_table(settings.interim_dir / TRAIN_FILE, "training data")
-        rows = train[list(params.data.features)]
-        example = rows.dropna().head(EXAMPLE_ROWS)
-        if example.empty:
-            example = rows.head(EXAMPLE_ROWS)
+        example = example_rows(
+            settings.interim_dir / TRAIN_FILE, list(params.data.features)
+        )
         # Inputs as the schema declares them (a numeric column takes any
         # number, a categorical one text), whatever the example happens to hold.
         inputs = Schema(

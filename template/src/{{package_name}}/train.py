@@ -21,6 +21,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from dvclive.live import Live
 
 from . import run_info
@@ -33,6 +34,7 @@ from .features import (
     FeatureTransform,
     check_transform_matches,
     load_processed,
+    processed_targets,
 )
 from .interfaces import Model, Resumable
 from .model import DEFAULT_MODELS, MODEL_FILE, MODELS
@@ -140,15 +142,24 @@ def train(settings: Settings, params: Params, resume: bool = False) -> Path:
     transform_path = settings.models_dir / TRANSFORM_FILE
     transform = FeatureTransform.load(transform_path)
     check_transform_matches(transform, data)
-    features, targets = load_processed(
-        settings.processed_dir / TRAIN_FILE, transform, data
-    )
-    strata = targets if data.task == "classification" else None
+    processed_path = settings.processed_dir / TRAIN_FILE
+    file_targets = processed_targets(processed_path, data)
     fit_rows, val_rows = split_indices(
-        strata, len(targets), params.train.val_size, params.seed
+        file_targets if data.task == "classification" else None,
+        len(file_targets),
+        params.train.val_size,
+        params.seed,
     )
+    # Read with the fit rows first: the model gets two slices of one matrix.
+    features, targets = load_processed(
+        processed_path,
+        transform,
+        data,
+        np.concatenate([fit_rows, val_rows]),
+    )
+    n_fit = len(fit_rows)
     if isinstance(model, Resumable):
-        data_files = (settings.processed_dir / TRAIN_FILE, transform_path)
+        data_files = (processed_path, transform_path)
         model.use_checkpoints(
             settings.models_dir / CHECKPOINT_FILE,
             fingerprint(params, *data_files),
@@ -173,10 +184,10 @@ def train(settings: Settings, params: Params, resume: bool = False) -> Path:
             live.next_step()
 
         model.fit(
-            features[fit_rows],
-            targets[fit_rows],
-            features[val_rows],
-            targets[val_rows],
+            features[:n_fit],
+            targets[:n_fit],
+            features[n_fit:],
+            targets[n_fit:],
             on_epoch,
         )
         if live is not None and len(history.get("train_loss", [])) > 1:
@@ -184,6 +195,7 @@ def train(settings: Settings, params: Params, resume: bool = False) -> Path:
             from .plots import training_curve_figure
 
             live.log_image(CURVE_FILE, training_curve_figure(history))
+    del features, targets  # saving and recording the model need memory too
     model_path = settings.models_dir / MODEL_FILE
     if not main:
         return model_path
