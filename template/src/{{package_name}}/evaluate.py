@@ -25,13 +25,6 @@ from .errors import ConfigError
 from .features import encode_targets
 from .interfaces import Evaluator, FloatArray
 from .params import EvaluateParams, Params
-from .plots import (
-    bar_chart_figure,
-    confusion_matrix_figure,
-    curve_figure,
-    save_figure,
-    scatter_figure,
-)
 from .schema import validate_frame
 from .seeding import seed_everything
 
@@ -40,6 +33,10 @@ logger = logging.getLogger(__name__)
 METRICS_FILE = "metrics.json"
 RUN_INFO_FILE = "run_info.json"
 DIGITS = 6
+CURVE_POINTS = 1_000
+"""Most points of a curve in its plot data and figure: plenty to draw it, few
+enough for ``dvc plots`` to render and git to hold (a curve of a large test
+split has a point per distinct score)."""
 
 
 def _rounded(scores: dict[str, float]) -> dict[str, float]:
@@ -50,6 +47,16 @@ def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> list[Path]:
     for name, table in tables.items():
         atomic.write_csv(folder / name, table)
     return [folder / name for name in tables]
+
+
+def thinned(*columns: np.ndarray, points: int = CURVE_POINTS) -> list[np.ndarray]:
+    """The columns of a curve at no more than ``points`` positions, evenly spread
+    along it, the first and last included."""
+    size = len(columns[0])
+    if size <= points:
+        return list(columns)
+    keep = np.unique(np.linspace(0, size - 1, points).round().astype(np.int64))
+    return [column[keep] for column in columns]
 
 
 def _confusion(
@@ -103,9 +110,16 @@ class BinaryClassificationEvaluator:
         plot_data_dir: Path,
     ) -> list[Path]:
         """Confusion matrix, ROC and precision-recall: PNGs and CSV plot data."""
+        # Imported here, so that training does not load matplotlib.
+        from .plots import confusion_matrix_figure, curve_figure, save_figure
+
         matrix, confusion = _confusion(targets, self.predict(outputs), self.class_names)
         fpr, tpr, thresholds = skm.roc_curve(targets, outputs[:, 1])
-        precision, recall, _ = skm.precision_recall_curve(targets, outputs[:, 1])
+        auc = skm.auc(fpr, tpr)
+        fpr, tpr, thresholds = thinned(fpr, tpr, thresholds)
+        precision, recall = thinned(
+            *skm.precision_recall_curve(targets, outputs[:, 1])[:2]
+        )
         written = _write_tables(
             {
                 "roc.csv": pd.DataFrame(
@@ -125,7 +139,7 @@ class BinaryClassificationEvaluator:
                 tpr,
                 xlabel="False positive rate",
                 ylabel="True positive rate",
-                title=f"ROC curve (AUC = {skm.auc(fpr, tpr):.3f})",
+                title=f"ROC curve (AUC = {auc:.3f})",
                 diagonal=True,
             ),
             "precision_recall_curve.png": curve_figure(
@@ -190,6 +204,9 @@ class MulticlassClassificationEvaluator:
         plot_data_dir: Path,
     ) -> list[Path]:
         """Confusion matrix and per-class scores: PNGs and CSV plot data."""
+        # Imported here, so that training does not load matplotlib.
+        from .plots import bar_chart_figure, confusion_matrix_figure, save_figure
+
         matrix, confusion = _confusion(
             targets, outputs.argmax(axis=1), self.class_names
         )
@@ -239,6 +256,9 @@ class RegressionEvaluator:
         plot_data_dir: Path,
     ) -> list[Path]:
         """Predicted against actual, and residuals: PNGs and CSV plot data."""
+        # Imported here, so that training does not load matplotlib.
+        from .plots import save_figure, scatter_figure
+
         residuals = targets - outputs
         written = _write_tables(
             {
