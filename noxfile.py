@@ -89,10 +89,22 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def cookiecutter_json(session: nox.Session) -> None:
+    """Write cookiecutter.json from copier.yml (a test fails while they differ)."""
+    session.install("jinja2", "pyyaml")
+    session.run(
+        "python", "-c",
+        "import pathlib, local_extensions as x;"
+        "pathlib.Path('cookiecutter.json').write_text("
+        "x.cookiecutter_json_text(), encoding='utf-8')",
+    )  # fmt: skip
+
+
+@nox.session(default=False)
 def lock(session: nox.Session) -> None:
     """Re-resolve the generated project's poetry.lock for every framework.
 
-    Run it after changing dependencies in template/pyproject.toml.jinja; it
+    Run it after changing dependencies in the project's pyproject.toml; it
     takes minutes (the PyTorch variant resolves about 200 packages).
     """
     install_test_tools(session)

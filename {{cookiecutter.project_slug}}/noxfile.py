@@ -8,7 +8,7 @@
 every session. Each session installs exactly what poetry.lock pins: lint gets only
 its own tools, and every session that needs the whole project (torch included)
 shares one environment per Python version: .venv (Poetry's own, see poetry.toml)
-for Python {{ python_version }}, .nox/project-<version> for the others.
+for Python {{ cookiecutter.python_version }}, .nox/project-<version> for the others.
 Arguments after `--` go to the session's main tool: `nox -s tests -- -k config`.
 """
 
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import nox
 
-PACKAGE = "{{ package_name }}"
-PYTHON = "{{ python_version }}"
+PACKAGE = "{{ cookiecutter.package_name }}"
+PYTHON = "{{ cookiecutter.python_version }}"
 PYTHONS = ["3.11", "3.12", "3.13", "3.14"]
 ROOT = Path(__file__).parent
 # Determinism that must be in place before the interpreter or CUDA starts.
@@ -242,7 +242,7 @@ def reproduce(session: nox.Session) -> None:
     if runs[0] != runs[1]:
         session.error("The two trainings differ: training is not reproducible.")
     session.log("Identical weights and metrics across two processes.")
-{%- if ml_framework == "pytorch" %}
+{%- if cookiecutter.ml_framework == "pytorch" %}
 
 
 @nox.session(python=False)

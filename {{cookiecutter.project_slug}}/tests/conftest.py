@@ -17,9 +17,9 @@ import pytest
 import yaml
 from hypothesis import settings
 
-from {{ package_name }}.config import ENV_PREFIX
-from {{ package_name }}.hashseed import HASH_SEED
-from {{ package_name }}.params import DataParams, FeatureSpec
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX
+from {{ cookiecutter.package_name }}.hashseed import HASH_SEED
+from {{ cookiecutter.package_name }}.params import DataParams, FeatureSpec
 
 # Model code imports heavy libraries on first use: time limits would be noise.
 settings.register_profile("project", deadline=None)
@@ -160,7 +160,7 @@ def adopt(root: Path, name: str) -> dict[str, Any]:
     make, target = DATA_SETS[name]
     path = root / "data" / "external" / f"{name}.csv"
     make().to_csv(path, index=False)
-    module = "{{ package_name }}"
+    module = "{{ cookiecutter.package_name }}"
     run(
         [sys.executable, "-m", module, "init-data", str(path), "--target", target], root
     )

@@ -14,13 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from {{ package_name }}.adopt import (
+from {{ cookiecutter.package_name }}.adopt import (
     infer_columns,
     infer_task,
     replace_section,
 )
-from {{ package_name }}.cli import app
-from {{ package_name }}.params import load_params
+from {{ cookiecutter.package_name }}.cli import app
+from {{ cookiecutter.package_name }}.params import load_params
 
 runner = CliRunner()
 

@@ -1,4 +1,4 @@
-{%- set model_file = "model.pt" if ml_framework == "pytorch" else "model.pkl" -%}
+{%- set model_file = "model.pt" if cookiecutter.ml_framework == "pytorch" else "model.pkl" -%}
 """The command-line interface: stages run, and bad input fails cleanly."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from conftest import update_params
 from typer.testing import CliRunner
 
-from {{ package_name }}.cli import app
+from {{ cookiecutter.package_name }}.cli import app
 
 runner = CliRunner()
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from {{ package_name }}.config import (
+from {{ cookiecutter.package_name }}.config import (
     ENV_PREFIX,
     Settings,
     find_project_root,
 )
-from {{ package_name }}.errors import ConfigError
-from {{ package_name }}.params import load_params
+from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.params import load_params
 
 
 def test_paths_resolve_against_project_root(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from conftest import frame_params, make_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from {{ package_name }}.data import (
+from {{ cookiecutter.package_name }}.data import (
     FileSource,
     SklearnSource,
     check_class_sizes,
@@ -19,7 +19,7 @@ from {{ package_name }}.data import (
     read_table,
     split_frame,
 )
-from {{ package_name }}.errors import ConfigError, DataValidationError
+from {{ cookiecutter.package_name }}.errors import ConfigError, DataValidationError
 
 DATA = frame_params(make_frame())
 

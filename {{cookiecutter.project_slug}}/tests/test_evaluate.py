@@ -16,15 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from {{ package_name }}.errors import ConfigError
-from {{ package_name }}.evaluate import (
+from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.evaluate import (
     BinaryClassificationEvaluator,
     MulticlassClassificationEvaluator,
     RegressionEvaluator,
     resolve_evaluator,
 )
-from {{ package_name }}.params import Params
-from {{ package_name }}.run_info import collect
+from {{ cookiecutter.package_name }}.params import Params
+from {{ cookiecutter.package_name }}.run_info import collect
 
 # Range of each metric key; an evaluator writes exactly these keys.
 RANGES = {

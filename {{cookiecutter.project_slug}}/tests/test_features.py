@@ -14,14 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from {{ package_name }}.errors import ConfigError
-from {{ package_name }}.features import (
+from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.features import (
     MISSING,
     CategoryEncoder,
     FeatureTransform,
     Scaler,
 )
-from {{ package_name }}.params import DataParams, FeatureSpec
+from {{ cookiecutter.package_name }}.params import DataParams, FeatureSpec
 
 values = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 matrices = st.integers(1, 6).flatmap(

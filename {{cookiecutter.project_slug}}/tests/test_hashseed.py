@@ -14,12 +14,12 @@ import pytest
 import yaml
 from conftest import PROJECT_ROOT, subprocess_env
 
-from {{ package_name }}.hashseed import SEEDED_COMMANDS, needs_hash_seed
+from {{ cookiecutter.package_name }}.hashseed import SEEDED_COMMANDS, needs_hash_seed
 
 
 def test_every_stage_is_a_plain_command_run_with_the_hash_seed() -> None:
     stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
-    cli = ["python", "-m", "{{ package_name }}"]
+    cli = ["python", "-m", "{{ cookiecutter.package_name }}"]
     for name, stage in stages.items():
         # No VAR=value prefix or other shell syntax: valid in every shell.
         assert stage["cmd"].split() == [*cli, name]
@@ -48,7 +48,7 @@ def test_a_relaunched_stage_passes_exit_code_and_output_through(
 ) -> None:
     # No PYTHONHASHSEED: the stage runs again in a child, which fails (no data).
     result = subprocess.run(
-        [sys.executable, "-m", "{{ package_name }}", "prepare"],
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "prepare"],
         cwd=project,
         env=subprocess_env(PYTHONHASHSEED=None),
         capture_output=True,
@@ -70,7 +70,7 @@ def test_stopping_the_launcher_stops_the_relaunched_command(tmp_path: Path) -> N
     )
     launcher = (
         "import sys\n"
-        "from {{ package_name }} import hashseed\n"
+        "from {{ cookiecutter.package_name }} import hashseed\n"
         "hashseed.PACKAGE = 'long_stage'\n"
         "sys.exit(hashseed.run_with_hash_seed([]))\n"
     )

@@ -13,17 +13,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from {{ package_name }}.errors import ConfigError
-from {{ package_name }}.interfaces import Model
-from {{ package_name }}.model import (
+from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.interfaces import Model
+from {{ cookiecutter.package_name }}.model import (
     DEFAULT_MODELS,
     MODEL_FILE,
     MODELS,
     load_model,
 )
-from {{ package_name }}.params import Params, TrainParams
-from {{ package_name }}.seeding import seed_everything
-from {{ package_name }}.train import build_model, resolve_model
+from {{ cookiecutter.package_name }}.params import Params, TrainParams
+from {{ cookiecutter.package_name }}.seeding import seed_everything
+from {{ cookiecutter.package_name }}.train import build_model, resolve_model
 
 N_FEATURES = 4
 CASES = sorted((name, task) for name, entry in MODELS.items() for task in entry.tasks)

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from {{ package_name }} import monitor, params
-from {{ package_name }}.cli import DRIFT_EXIT_CODE, app
+from {{ cookiecutter.package_name }} import monitor, params
+from {{ cookiecutter.package_name }}.cli import DRIFT_EXIT_CODE, app
 
 SETTINGS = params.MonitorParams()
 NUMERIC = ["x0", "x1", "x2", "x3"]

@@ -10,9 +10,9 @@ from conftest import frame_params, make_frame, passengers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from {{ package_name }}.errors import DataValidationError
-from {{ package_name }}.params import DataParams, FeatureSpec
-from {{ package_name }}.schema import validate_frame
+from {{ cookiecutter.package_name }}.errors import DataValidationError
+from {{ cookiecutter.package_name }}.params import DataParams, FeatureSpec
+from {{ cookiecutter.package_name }}.schema import validate_frame
 
 FEATURES = ["f0", "f1", "f2"]
 DATA = frame_params(make_frame())

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from {{ package_name }}.seeding import seed_everything
+from {{ cookiecutter.package_name }}.seeding import seed_everything
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 

@@ -32,27 +32,27 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from typer.testing import CliRunner
 
-from {{ package_name }}.adopt import init_data
-from {{ package_name }}.api import create_app
-from {{ package_name }}.cli import app as cli
-from {{ package_name }}.config import ENV_PREFIX, Settings
-from {{ package_name }}.data import TEST_FILE, ingest, prepare
-from {{ package_name }}.evaluate import (
+from {{ cookiecutter.package_name }}.adopt import init_data
+from {{ cookiecutter.package_name }}.api import create_app
+from {{ cookiecutter.package_name }}.cli import app as cli
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
+from {{ cookiecutter.package_name }}.data import TEST_FILE, ingest, prepare
+from {{ cookiecutter.package_name }}.evaluate import (
     METRICS_FILE,
     build_evaluator,
     evaluate,
 )
-from {{ package_name }}.features import (
+from {{ cookiecutter.package_name }}.features import (
     TRANSFORM_FILE,
     FeatureTransform,
     build_features,
     encode_targets,
     model_inputs,
 )
-from {{ package_name }}.model import MODEL_FILE, load_model
-from {{ package_name }}.params import Params, load_params
-from {{ package_name }}.tracking import STORE_FILE, register, using
-from {{ package_name }}.train import train
+from {{ cookiecutter.package_name }}.model import MODEL_FILE, load_model
+from {{ cookiecutter.package_name }}.params import Params, load_params
+from {{ cookiecutter.package_name }}.tracking import STORE_FILE, register, using
+from {{ cookiecutter.package_name }}.train import train
 
 # The default data (numeric), categorical columns with missing values and
 # string labels, and a regression target.

@@ -25,13 +25,13 @@ from conftest import copy_project, run, subprocess_env, update_params
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-from {{ package_name }}.config import ENV_PREFIX, Settings
-from {{ package_name }}.data import ingest, prepare
-from {{ package_name }}.evaluate import METRICS_FILE, evaluate
-from {{ package_name }}.features import build_features
-from {{ package_name }}.model import MODEL_FILE
-from {{ package_name }}.params import load_params
-from {{ package_name }}.tracking import (
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
+from {{ cookiecutter.package_name }}.data import ingest, prepare
+from {{ cookiecutter.package_name }}.evaluate import METRICS_FILE, evaluate
+from {{ cookiecutter.package_name }}.features import build_features
+from {{ cookiecutter.package_name }}.model import MODEL_FILE
+from {{ cookiecutter.package_name }}.params import load_params
+from {{ cookiecutter.package_name }}.tracking import (
     CHAMPION,
     MODEL_HASH_TAG,
     STORE_FILE,
@@ -41,9 +41,9 @@ from {{ package_name }}.tracking import (
     locked_requirements,
     register,
 )
-from {{ package_name }}.train import train
+from {{ cookiecutter.package_name }}.train import train
 
-PACKAGE = "{{ package_name }}"
+PACKAGE = "{{ cookiecutter.package_name }}"
 slow = pytest.mark.slow
 
 

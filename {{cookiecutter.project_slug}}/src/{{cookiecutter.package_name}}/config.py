@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ENV_PREFIX = "{{ package_name | upper }}_"
+ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 ROOT_MARKERS = ("dvc.yaml", "pyproject.toml")
 
 
@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     # experiment can also be named by MLflow's own MLFLOW_EXPERIMENT_NAME.
     tracking: bool = True
     experiment: str = Field(
-        default="{{ project_slug }}",
+        default="{{ cookiecutter.project_slug }}",
         min_length=1,
         validation_alias=AliasChoices(
             ENV_PREFIX + "EXPERIMENT", "MLFLOW_EXPERIMENT_NAME"

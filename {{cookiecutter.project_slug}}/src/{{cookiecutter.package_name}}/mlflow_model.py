@@ -6,6 +6,6 @@ runs it when the model is loaded, with the package's code beside it.
 
 from mlflow.models import set_model
 
-from {{ package_name }}.tracking import PipelineModel
+from {{ cookiecutter.package_name }}.tracking import PipelineModel
 
 set_model(PipelineModel())
