@@ -376,3 +376,72 @@ def test_cruft_update_keeps_the_users_edits(template_repo: Path, tmp_path) -> No
     assert "<<<<<<<" not in text
     assert ours.read_text(encoding="utf-8").endswith("TOP_K = 5\n")
     assert (project / MISSING_PAGE).is_file()
+
+
+# The generated project's weekly check runs the tool that made the project:
+# (record file, exit status of the stubbed check, what the step must report).
+WEEKLY_CHECKS = [
+    (".copier-answers.yml", 0, "::warning title=Template update::"),
+    (".cruft.json", 1, "::warning title=Template update::"),
+    (".cruft.json", 0, "on the latest template release"),
+    (None, 0, "records no template release"),
+]
+
+
+@pytest.fixture(scope="module")
+def weekly_check(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The script of the generated project's weekly template check."""
+    project = render(tmp_path_factory.mktemp("weekly") / "project")
+    workflow = project.path / ".github" / "workflows" / "template-update.yml"
+    steps = yaml.safe_load(workflow.read_text())["jobs"]["check-update"]["steps"]
+    (script,) = [step["run"] for step in steps if "run" in step]
+    return script
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="stub tools are shell scripts")
+@pytest.mark.parametrize(("record", "status", "report"), WEEKLY_CHECKS)
+def test_weekly_template_check_asks_the_tool_that_made_the_project(
+    weekly_check: str, tmp_path: Path, record: str | None, status: int, report: str
+) -> None:
+    script = weekly_check
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    calls = tmp_path / "calls"
+    answers = {
+        "copier": "echo '{\"update_available\": true}'",
+        "cruft": f"exit {status}",
+    }
+    for name in ("pipx", "copier", "cruft"):
+        stub = stubs / name
+        stub.write_text(
+            f'#!/bin/sh\necho "{name} $*" >> "{calls}"\n{answers.get(name, "")}\n'
+        )
+        stub.chmod(0o755)
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    if record:
+        (checkout / record).write_text("{}\n")
+    summary = tmp_path / "summary.md"
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=checkout,
+        env={**os.environ, "PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}",
+             "GITHUB_STEP_SUMMARY": str(summary)},
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert report in done.stdout + summary.read_text()
+    checks = calls.read_text().splitlines() if calls.exists() else []
+    expected = {
+        ".copier-answers.yml": [
+            "pipx install copier",
+            "copier check-update --output-format json",
+        ],
+        ".cruft.json": ["pipx install cruft", "cruft check"],
+        None: [],
+    }[record]
+    assert checks == expected
+    if report.startswith("::warning"):
+        tool = "copier update --trust" if record == ".copier-answers.yml" else "cruft"
+        assert f"run '{tool}" in done.stdout
