@@ -132,6 +132,8 @@ def test_cookiecutter_renders_copiers_project_byte_for_byte(
         key: copiers.answers[key] for key in copier_questions()
     }
     ours = render_with_cookiecutter(template_tree, tmp_path / "cookiecutter", **answers)
+    # Copier computes the dictionary the files read, and records it nowhere.
+    assert "cookiecutter" not in copiers.answers
     assert ours.name == copiers.answers["project_slug"]
     assert not (ours / COPIER_ONLY).exists()
     assert_same_project(ours, copiers.path, leave_out=COPIER_ONLY)
@@ -200,6 +202,30 @@ def test_cookiecutter_derives_copiers_package_name(
 ) -> None:
     answers = cookiecutter_answers(template_tree, project_name=project_name)
     assert answers["package_name"] == package
+
+
+def test_each_template_is_checked_against_its_own_copier_yml(
+    template_tree: Path, tmp_path: Path
+) -> None:
+    # cruft renders two releases in one process: the second must not reuse the
+    # first one's extension, which reads the first one's copier.yml.
+    stricter = copy_template(tmp_path / "stricter")
+    config = stricter / "copier.yml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace(
+            "{% if not project_name.strip() %}",
+            "{% if 'Radar' in project_name %}No radars.{% endif %}"
+            "{% if not project_name.strip() %}",
+            1,
+        ),
+        encoding="utf-8",
+    )
+    name = ANSWER_SETS["quoted-author-custom-names"]["project_name"]
+    assert cookiecutter_answers(template_tree, project_name=name)
+    with pytest.raises(ValueError, match="project_name': No radars."):
+        cookiecutter_answers(stricter, project_name=name)
+    assert cookiecutter_answers(template_tree, project_name=name)
 
 
 def cookiecutter_cli(

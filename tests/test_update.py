@@ -20,7 +20,7 @@ import copier
 import pytest
 import yaml
 from conftest import ROOT, Project, run, tool
-from relock import PROJECT_FOLDER
+from relock import PROJECT_FOLDER, released_lock_at
 
 # The previous release while no release tag precedes HEAD: the first commit
 # with today's layout.
@@ -137,6 +137,20 @@ def test_update_from_previous_release_equals_fresh_render(
     fresh = template_repo.render(tmp_path / "fresh", "2.0.0", ml_framework=framework)
     assert snapshot(updated.path) == snapshot(fresh.path)
     run(tool("poetry"), "check", "--lock", cwd=updated.path)
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "sklearn"])
+def test_the_lock_a_release_shipped_is_found_in_that_releases_layout(
+    template_repo: TemplateRepo, tmp_path: Path, framework: str
+) -> None:
+    # 1.0.0 kept its project in template/, 2.0.0 in the cookiecutter folder.
+    for tag in ("1.0.0", "2.0.0"):
+        shipped = (
+            template_repo.render(tmp_path / tag, tag, ml_framework=framework).path
+            / "poetry.lock"
+        )
+        found = released_lock_at(template_repo.path, tag, framework)
+        assert found == shipped.read_bytes()
 
 
 def test_a_project_on_a_dropped_python_moves_to_the_oldest_supported(
