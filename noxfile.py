@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -89,10 +89,22 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def cookiecutter_json(session: nox.Session) -> None:
+    """Write cookiecutter.json from copier.yml (a test fails while they differ)."""
+    session.install("jinja2", "pyyaml")
+    session.run(
+        "python", "-c",
+        "import pathlib, local_extensions as x;"
+        "pathlib.Path('cookiecutter.json').write_text("
+        "x.cookiecutter_json_text(), encoding='utf-8')",
+    )  # fmt: skip
+
+
+@nox.session(default=False)
 def lock(session: nox.Session) -> None:
     """Re-resolve the generated project's poetry.lock for every framework.
 
-    Run it after changing dependencies in template/pyproject.toml.jinja; it
+    Run it after changing dependencies in the project's pyproject.toml; it
     takes minutes (the PyTorch variant resolves about 200 packages).
     """
     install_test_tools(session)
@@ -127,21 +139,41 @@ def timed(session: nox.Session, *command: str, cwd: Path) -> float:
     return time.perf_counter() - start
 
 
-def median_renders(session: nox.Session, templates: list[Path], runs: int) -> list:
-    """Median wall time of `copier copy --defaults` for each template.
-
-    Runs alternate between the templates so that a busy machine slows all alike.
-    """
-    times: list[list[float]] = [[] for _ in templates]
+def copier_copy(template: Path) -> Callable[[Path], list[str]]:
+    """The command that renders `template`'s defaults into a destination."""
     command = ["copier", "copy", "--quiet", "--defaults", "--vcs-ref=HEAD"]
+    return lambda destination: [*command, str(template), str(destination)]
+
+
+def cookiecutter_no_input(destination: Path) -> list[str]:
+    return ["cookiecutter", "--no-input", "--output-dir", str(destination), str(ROOT)]
+
+
+def cruft_create(destination: Path) -> list[str]:
+    return [
+        "cruft",
+        "create",
+        "--no-input",
+        "--output-dir",
+        str(destination),
+        str(ROOT),
+    ]
+
+
+def median_renders(
+    session: nox.Session, renders: list[Callable[[Path], list[str]]], runs: int
+) -> list:
+    """Median wall time of each render command (destination -> command).
+
+    Runs alternate between the commands so that a busy machine slows all alike.
+    """
+    times: list[list[float]] = [[] for _ in renders]
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(runs):
-            for index, template in enumerate(templates):
+            for index, command in enumerate(renders):
                 destination = Path(tmp) / f"render-{index}-{run}"
-                seconds = timed(
-                    session, *command, str(template), str(destination), cwd=ROOT
-                )
-                times[index].append(seconds)
+                destination.mkdir()
+                times[index].append(timed(session, *command(destination), cwd=ROOT))
     return [statistics.median(series) for series in times]
 
 
@@ -581,10 +613,10 @@ def bench_serve(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Print figures: render time against copier's floor, then per framework the
-    install, `dvc repro` from a fresh render and forced again, the default `nox`
-    run and an update, then the pipeline's stages on synthetic data of 10k,
-    100k and 1M rows.
+    """Print figures: render time with copier, cookiecutter and cruft, and
+    against copier's floor; then per framework the install, `dvc repro` from a
+    fresh render and forced again, the default `nox` run and an update; then
+    the pipeline's stages on synthetic data of 10k, 100k and 1M rows.
 
     `nox -s bench -- render` stops after the rendering figures; `-- data` runs
     only the synthetic-data figures; `-- monitor` only the drift tests against
@@ -600,23 +632,33 @@ def bench(session: nox.Session) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "project"
         render(session, project)
-        templates = [
-            trivial_template(Path(tmp) / "floor"),
-            trivial_template(Path(tmp) / "layout", layout=project),
-            ROOT,
+        renders = [
+            copier_copy(trivial_template(Path(tmp) / "floor")),
+            copier_copy(trivial_template(Path(tmp) / "layout", layout=project)),
+            copier_copy(ROOT),
+            cookiecutter_no_input,
+            cruft_create,
         ]
         files = sum(1 for path in project.rglob("*") if path.is_file())
-        floor, layout, ours = median_renders(session, templates, runs)
-    session.log(f"copier copy --defaults, median of {runs}:")
+        # Cookiecutter's own configuration, so that no replay lands in $HOME.
+        config = Path(tmp) / "cookiecutter.yaml"
+        config.write_text(f"replay_dir: {Path(tmp) / 'replay'}\n")
+        os.environ["COOKIECUTTER_CONFIG"] = str(config)
+        floor, layout, ours, cookiecutter, cruft = median_renders(
+            session, renders, runs
+        )
+    session.log(f"render time of the default project, median of {runs}:")
     rows = [
-        ("trivial one-file template (copier's floor)", floor),
-        (f"the same {files} paths as reproml, empty", layout),
-        (f"reproml default project ({files} files)", ours),
+        (f"copier copy --defaults ({files} files)", ours),
+        ("cookiecutter --no-input (the same files)", cookiecutter),
+        ("cruft create --no-input (clones the template)", cruft),
+        ("copier's floor, a trivial one-file template", floor),
+        (f"copier, the same {files} paths as reproml, empty", layout),
         ("added by reproml over copier's floor", ours - floor),
         (f"  of which copier's own cost of {files} files", layout - floor),
     ]
     for label, seconds in rows:
-        session.log(f"  {label:<46}{seconds:6.2f} s")
+        session.log(f"  {label:<48}{seconds:6.2f} s")
     if session.posargs == ["render"]:
         return
     python = "3.12"

@@ -38,10 +38,21 @@ class RelockError(Exception):
     """The lock could not be brought in line; the message says why."""
 
 
+PROJECT_FOLDER = "{{cookiecutter.project_slug}}"
+
+
 def release_lock(template_root: Path, framework: str) -> Path:
     """The committed lock that a render for `framework` copies verbatim."""
+    condition = f"cookiecutter.ml_framework == '{framework}'"
+    name = f"{{% if {condition} %}}poetry.lock{{% endif %}}"
+    return template_root / PROJECT_FOLDER / name
+
+
+def earlier_lock_paths(framework: str) -> list[str]:
+    """Where releases kept that lock: today's path, then that of releases
+    before copier and cookiecutter shared one tree (0.1.0)."""
     name = f"{{% if ml_framework == '{framework}' %}}poetry.lock{{% endif %}}"
-    return template_root / "template" / name
+    return [release_lock(Path(), framework).as_posix(), f"template/{name}"]
 
 
 def lock_matches(project: Path) -> bool:
@@ -50,13 +61,15 @@ def lock_matches(project: Path) -> bool:
     return subprocess.run(check, cwd=project, capture_output=True).returncode == 0
 
 
-def released_lock_at(template_root: Path, ref: str, candidate: Path) -> bytes | None:
+def released_lock_at(template_root: Path, ref: str, framework: str) -> bytes | None:
     """The lock the template shipped at `ref`, or None where git cannot say."""
-    path = candidate.relative_to(template_root).as_posix()
-    shown = subprocess.run(
-        ["git", "show", f"{ref}:{path}"], cwd=template_root, capture_output=True
-    )
-    return shown.stdout if shown.returncode == 0 else None
+    for path in earlier_lock_paths(framework):
+        shown = subprocess.run(
+            ["git", "show", f"{ref}:{path}"], cwd=template_root, capture_output=True
+        )
+        if shown.returncode == 0:
+            return shown.stdout
+    return None
 
 
 def restore(lock: Path, previous: bytes | None) -> None:
@@ -133,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     previous_release = None
     if args.previous_ref:
         previous_release = released_lock_at(
-            args.template_root, args.previous_ref, candidate
+            args.template_root, args.previous_ref, args.ml_framework
         )
     lock = project / "poetry.lock"
     before = lock.read_bytes() if lock.exists() else None

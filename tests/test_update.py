@@ -20,6 +20,7 @@ import copier
 import pytest
 import yaml
 from conftest import ROOT, Project, run, tool
+from relock import PROJECT_FOLDER, released_lock_at
 
 # The previous release while no release tag precedes HEAD: the first commit
 # with today's layout.
@@ -58,9 +59,9 @@ class TemplateRepo:
         return Project(destination, {})
 
     def release(self, tag: str, edits: dict[str, Callable[[str], str]]) -> None:
-        """Commit `edits` (path under template/ -> text transform) as release `tag`."""
+        """Commit `edits` (path in the project folder -> text transform) as `tag`."""
         for relative, transform in edits.items():
-            path = self.path / "template" / relative
+            path = self.path / PROJECT_FOLDER / relative
             path.write_text(transform(path.read_text()))
         git("commit", "-qam", f"Release {tag}", cwd=self.path)
         git("tag", tag, cwd=self.path)
@@ -136,6 +137,20 @@ def test_update_from_previous_release_equals_fresh_render(
     fresh = template_repo.render(tmp_path / "fresh", "2.0.0", ml_framework=framework)
     assert snapshot(updated.path) == snapshot(fresh.path)
     run(tool("poetry"), "check", "--lock", cwd=updated.path)
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "sklearn"])
+def test_the_lock_a_release_shipped_is_found_in_that_releases_layout(
+    template_repo: TemplateRepo, tmp_path: Path, framework: str
+) -> None:
+    # 1.0.0 kept its project in template/, 2.0.0 in the cookiecutter folder.
+    for tag in ("1.0.0", "2.0.0"):
+        shipped = (
+            template_repo.render(tmp_path / tag, tag, ml_framework=framework).path
+            / "poetry.lock"
+        )
+        found = released_lock_at(template_repo.path, tag, framework)
+        assert found == shipped.read_bytes()
 
 
 def test_a_project_on_a_dropped_python_moves_to_the_oldest_supported(
@@ -214,8 +229,10 @@ def test_conflicting_edit_leaves_markers_that_pre_commit_flags(
     template_repo.release(
         "3.0.0",
         {
-            "README.md.jinja": lambda text: text.replace(
-                "# {{ project_name }}", "# {{ project_name }} (reproducible)", 1
+            "README.md": lambda text: text.replace(
+                "# {{ cookiecutter.project_name }}",
+                "# {{ cookiecutter.project_name }} (reproducible)",
+                1,
             )
         },
     )
@@ -252,10 +269,10 @@ def test_user_edits_survive_an_update_of_the_same_files(
     template_repo.release(
         "3.0.0",
         {
-            "README.md.jinja": lambda text: text.replace(
+            "README.md": lambda text: text.replace(
                 "## Project layout", "## Where things are", 1
             ),
-            "pyproject.toml.jinja": lambda text: text.replace(
+            "pyproject.toml": lambda text: text.replace(
                 '    "typer>=0.12",\n', '    "typer>=0.12",\n    "rich>=13.0",\n', 1
             ),
         },
@@ -302,8 +319,10 @@ def release_with_new_readme(template_repo: TemplateRepo, tmp_path: Path) -> Path
     template_repo.release(
         "3.0.0",
         {
-            "README.md.jinja": lambda text: text.replace(
-                "# {{ project_name }}", "# {{ project_name }} (reproducible)", 1
+            "README.md": lambda text: text.replace(
+                "# {{ cookiecutter.project_name }}",
+                "# {{ cookiecutter.project_name }} (reproducible)",
+                1,
             )
         },
     )

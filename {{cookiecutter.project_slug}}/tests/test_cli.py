@@ -1,0 +1,140 @@
+{%- set model_file = "model.pt" if cookiecutter.ml_framework == "pytorch" else "model.pkl" -%}
+"""The command-line interface: stages run, and bad input fails cleanly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import update_params
+from typer.testing import CliRunner
+
+from {{ cookiecutter.package_name }}.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.iterdir())
+    }
+
+
+@pytest.fixture
+def prepared(project: Path) -> Path:
+    """The project after ``ingest`` and ``prepare`` on the default data."""
+    for stage in ("ingest", "prepare"):
+        code, output = invoke(stage)
+        assert code == 0, output
+    return project
+
+
+def test_info_prints_settings(project: Path) -> None:
+    code, output = invoke("info")
+    assert code == 0
+    assert json.loads(output)["settings"]["project_root"] == str(project)
+
+
+def test_prepare_writes_a_stratified_split(prepared: Path) -> None:
+    train = pd.read_parquet(prepared / "data" / "interim" / "train.parquet")
+    test = pd.read_parquet(prepared / "data" / "interim" / "test.parquet")
+    assert len(train) + len(test) == 569
+    assert abs(len(test) - 0.2 * 569) <= 1
+    assert abs(test["target"].mean() - train["target"].mean()) < 0.01
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "expected"),
+    [
+        (
+            lambda f: f.assign(**{"mean radius": f["mean radius"].mask(f.index == 3)}),
+            ["'mean radius' has 1 missing value(s) at row(s) 4"],
+        ),
+        (lambda f: f.drop(columns=["worst area"]), ["missing column(s) 'worst area'"]),
+        (
+            lambda f: f.assign(**{"mean area": -f["mean area"]}),
+            ["'mean area' has 569 value(s) below the minimum 0.0"],
+        ),
+        (
+            lambda f: f.assign(target=f["target"] + 5),
+            ["'target' has 569 label(s) outside the classes [0, 1]"],
+        ),
+        (
+            lambda f: f.assign(**{"mean area": "large"}),
+            ["'mean area' has 569 value(s) that are not numbers, e.g. 'large'"],
+        ),
+        (lambda f: f.iloc[0:0], ["empty"]),
+    ],
+    ids=["nan", "missing-column", "negative", "unknown-class", "text", "empty"],
+)
+def test_bad_raw_data_fails_cleanly_and_keeps_outputs(
+    prepared: Path, corrupt: object, expected: list[str]
+) -> None:
+    raw = prepared / "data" / "raw" / "dataset.parquet"
+    interim = prepared / "data" / "interim"
+    before = digests(interim)
+    corrupt_frame = corrupt(pd.read_parquet(raw))  # type: ignore[operator]
+    corrupt_frame.to_parquet(raw, index=False)
+
+    code, output = invoke("prepare")
+
+    assert code == 1
+    assert "Traceback" not in output
+    error = output.strip().splitlines()[-1]
+    assert error.startswith("Error: ")
+    for fragment in expected:
+        assert fragment in error
+    assert digests(interim) == before
+    assert not [p for p in interim.iterdir() if p.name.startswith(".")]
+
+
+def test_bad_csv_source_fails_at_ingest(project: Path) -> None:
+    code, output = invoke("ingest")
+    assert code == 0, output
+    raw = project / "data" / "raw" / "dataset.parquet"
+    before = raw.read_bytes()
+    frame = pd.read_parquet(raw)
+    frame.loc[10, "mean texture"] = np.nan
+    frame.to_csv(project / "data" / "external" / "mine.csv", index=False)
+    update_params(project, "data", "source", "data/external/mine.csv")
+
+    code, output = invoke("ingest")
+
+    assert code == 1
+    assert "'mean texture'" in output and "Traceback" not in output
+    assert raw.read_bytes() == before
+
+
+def test_unknown_model_is_reported(project: Path) -> None:
+    update_params(project, "train", "model", "transformer")
+    code, output = invoke("train")
+    assert code == 1
+    assert "Unknown model 'transformer'" in output
+
+
+def test_a_model_that_does_not_fit_the_task_stops_train_before_it_trains(
+    prepared: Path,
+) -> None:
+    code, output = invoke("features")
+    assert code == 0, output
+    update_params(prepared, "evaluate", "evaluator", "regression")
+    code, output = invoke("train")
+    assert code == 1
+    assert "cannot score a classification task" in output
+    assert not (prepared / "models" / "{{ model_file }}").exists()
+
+
+def test_missing_inputs_are_reported(project: Path) -> None:
+    code, output = invoke("prepare")
+    assert code == 1
+    assert "does not exist" in output
