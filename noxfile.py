@@ -240,7 +240,16 @@ params["train"]["mlp"].update(epochs=1, batch_size=256)
 yaml.safe_dump(params, open("params.yaml", "w"), sort_keys=False)
 """
 DATA_BENCH_ROWS = (10_000, 100_000, 1_000_000)
-PIPELINE_STAGES = ("ingest", "prepare", "features", "train", "evaluate")
+# Every stage of dvc.yaml, in its order.
+PIPELINE_STAGES = (
+    "ingest",
+    "prepare",
+    "features",
+    "train",
+    "evaluate",
+    "register",
+    "monitor",
+)
 
 
 def run_measured(session: nox.Session, command: list[str], cwd: Path) -> tuple:

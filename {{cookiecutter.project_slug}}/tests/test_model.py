@@ -13,14 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from {{ cookiecutter.package_name }}.config import MODEL_FILE
 from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.interfaces import Model
-from {{ cookiecutter.package_name }}.model import (
-    DEFAULT_MODELS,
-    MODEL_FILE,
-    MODELS,
-    load_model,
-)
+from {{ cookiecutter.package_name }}.model import DEFAULT_MODELS, MODELS, load_model
 from {{ cookiecutter.package_name }}.params import Params, TrainParams
 from {{ cookiecutter.package_name }}.seeding import seed_everything
 from {{ cookiecutter.package_name }}.train import build_model, resolve_model

@@ -35,7 +35,7 @@ from typer.testing import CliRunner
 from {{ cookiecutter.package_name }}.adopt import init_data
 from {{ cookiecutter.package_name }}.api import create_app
 from {{ cookiecutter.package_name }}.cli import app as cli
-from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX, MODEL_FILE, Settings
 from {{ cookiecutter.package_name }}.data import TEST_FILE, ingest, prepare
 from {{ cookiecutter.package_name }}.evaluate import (
     METRICS_FILE,
@@ -49,7 +49,7 @@ from {{ cookiecutter.package_name }}.features import (
     encode_targets,
     model_inputs,
 )
-from {{ cookiecutter.package_name }}.model import MODEL_FILE, load_model
+from {{ cookiecutter.package_name }}.model import load_model
 from {{ cookiecutter.package_name }}.params import Params, load_params
 from {{ cookiecutter.package_name }}.tracking import STORE_FILE, register, using
 from {{ cookiecutter.package_name }}.train import train

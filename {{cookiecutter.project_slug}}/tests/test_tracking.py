@@ -25,11 +25,10 @@ from conftest import copy_project, run, subprocess_env, update_params
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX, MODEL_FILE, Settings
 from {{ cookiecutter.package_name }}.data import ingest, prepare
 from {{ cookiecutter.package_name }}.evaluate import METRICS_FILE, evaluate
 from {{ cookiecutter.package_name }}.features import build_features
-from {{ cookiecutter.package_name }}.model import MODEL_FILE
 from {{ cookiecutter.package_name }}.params import load_params
 from {{ cookiecutter.package_name }}.tracking import (
     CHAMPION,

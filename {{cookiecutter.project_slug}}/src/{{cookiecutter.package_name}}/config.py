@@ -16,6 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 ROOT_MARKERS = ("dvc.yaml", "pyproject.toml")
+MODEL_FILE = "{{ 'model.pt' if cookiecutter.ml_framework == 'pytorch' else 'model.pkl' }}"
+"""The trained model's file in ``models/``. Defined here, not in ``model.py``,
+so that commands which only locate the model do not import the framework."""
 
 
 def find_project_root(start: Path | None = None) -> Path:

@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from . import atomic
-from .config import Settings
+from .config import MODEL_FILE, Settings
 from .data import TRAIN_FILE, read_table
 from .errors import ConfigError, DataValidationError
 from .evaluate import METRICS_FILE, BinaryClassificationEvaluator, build_evaluator
@@ -48,7 +48,7 @@ from .features import (
     check_transform_matches,
 )
 from .interfaces import FloatArray
-from .model import MODEL_FILE, load_model
+from .model import load_model
 from .params import DataParams, MonitorParams, Params
 from .plots import save_figure
 from .schema import label_values, validate_frame

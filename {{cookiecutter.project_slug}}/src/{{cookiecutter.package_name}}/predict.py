@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 
 from . import atomic
-from .config import Settings
+from .config import MODEL_FILE, Settings
 from .data import read_table
 from .errors import ConfigError, DataValidationError
 from .evaluate import resolve_evaluator
 from .features import TRANSFORM_FILE, FeatureTransform, check_transform_matches
 from .interfaces import FloatArray, Model
-from .model import MODEL_FILE, load_model
+from .model import load_model
 from .params import Label, Params, load_params
 from .schema import validate_frame
 

@@ -54,11 +54,10 @@ from mlflow.pyfunc.model import PythonModel, PythonModelContext
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 
-from .config import ENV_PREFIX, Settings
+from .config import ENV_PREFIX, MODEL_FILE, Settings
 from .data import TRAIN_FILE
 from .errors import ConfigError, PipelineError
 from .features import TRANSFORM_FILE
-from .model import MODEL_FILE
 from .params import Params
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ import numpy as np
 from dvclive.live import Live
 
 from . import run_info
-from .config import Settings
+from .config import MODEL_FILE, Settings
 from .data import TRAIN_FILE, split_indices
 from .errors import ConfigError
 from .evaluate import resolve_evaluator
@@ -37,7 +37,7 @@ from .features import (
     processed_targets,
 )
 from .interfaces import Model, Resumable
-from .model import DEFAULT_MODELS, MODEL_FILE, MODELS
+from .model import DEFAULT_MODELS, MODELS
 from .params import Params
 from .seeding import seed_everything
 
