@@ -8,18 +8,23 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from conftest import passengers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from {{ cookiecutter.package_name }} import features
 from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.features import (
     MISSING,
     CategoryEncoder,
     FeatureTransform,
     Scaler,
+    load_processed,
+    processed_targets,
+    write_processed,
 )
 from {{ cookiecutter.package_name }}.params import DataParams, FeatureSpec
 
@@ -141,6 +146,25 @@ def test_json_round_trip_gives_the_same_transform(tmp_path: Path) -> None:
     assert restored.output_columns == transform.output_columns
     np.testing.assert_array_equal(restored.transform(frame), transform.transform(frame))
     assert path.read_text(encoding="utf-8").lstrip().startswith("{")
+
+
+def test_processed_split_reads_back_in_any_row_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(features, "BATCH_ROWS", 7)  # several row groups
+    frame = passengers(40, seed=3)
+    transform = FeatureTransform.fit(frame, PASSENGERS, "standard")
+    path = tmp_path / "train.parquet"
+    write_processed(path, transform, frame, PASSENGERS.target)
+    assert pq.ParquetFile(path).num_row_groups == 6
+    targets = processed_targets(path, PASSENGERS)
+    assert targets.tolist() == (frame["survived"] == "yes").astype(int).tolist()
+    expected = transform.transform(frame)
+    np.testing.assert_array_equal(load_processed(path, transform), expected)
+    order = np.random.default_rng(0).permutation(len(frame))
+    np.testing.assert_array_equal(
+        load_processed(path, transform, order), expected[order]
+    )
 
 
 def test_unseen_categories_are_counted_in_the_log(

@@ -330,36 +330,38 @@ def write_processed(
             writer.write_batch(pa.record_batch(columns, schema=schema))
 
 
-def processed_targets(path: Path, data: DataParams) -> np.ndarray:
-    """The encoded targets of the processed training split, in file order."""
+def open_processed(path: Path) -> pq.ParquetFile:
+    """The processed training split written by :func:`write_processed`."""
     if not path.is_file():
         raise ConfigError(
             f"Processed data {path} does not exist: run the features stage."
         )
-    if data.target not in pq.read_schema(path).names:
+    return pq.ParquetFile(path)
+
+
+def processed_targets(path: Path, data: DataParams) -> np.ndarray:
+    """The encoded targets of the processed training split, in file order."""
+    parquet = open_processed(path)
+    if data.target not in parquet.schema_arrow.names:
         raise ConfigError(
             f"Processed data {path} lacks the target column {data.target!r}: run "
             "the features stage again."
         )
-    target = pq.read_table(path, columns=[data.target]).column(0).to_pandas()
+    target = parquet.read(columns=[data.target]).column(0).to_pandas()
     return encode_targets(target, data)
 
 
 def load_processed(
-    path: Path,
-    transform: FeatureTransform,
-    data: DataParams,
-    order: IntArray | None = None,
-) -> tuple[Matrix, np.ndarray]:
-    """Read the processed training split: its matrix and encoded targets.
+    path: Path, transform: FeatureTransform, order: IntArray | None = None
+) -> Matrix:
+    """The matrix of the processed training split.
 
     With ``order`` (a permutation of the rows), row ``k`` of the result is row
     ``order[k]`` of the file. Rows are put in place while reading, a row group
     (``BATCH_ROWS``, as :func:`write_processed` writes them) at a time, so that
     a model can get slices of one matrix instead of copies.
     """
-    targets = processed_targets(path, data)
-    parquet = pq.ParquetFile(path)
+    parquet = open_processed(path)
     columns = transform.output_columns
     absent = [name for name in columns if name not in parquet.schema_arrow.names]
     if absent:
@@ -367,11 +369,11 @@ def load_processed(
             f"Processed data {path} lacks the column(s) "
             f"{', '.join(map(repr, absent[:5]))}: run the features stage again."
         )
-    destination = np.arange(len(targets))
+    n_rows = parquet.metadata.num_rows
+    destination = np.arange(n_rows)
     if order is not None:
-        destination[order] = np.arange(len(targets))
-        targets = targets[order]
-    matrix = np.empty((len(targets), len(columns)), dtype=np.float32)
+        destination[order] = np.arange(n_rows)
+    matrix = np.empty((n_rows, len(columns)), dtype=np.float32)
     start = 0
     for group in range(parquet.num_row_groups):
         batch = parquet.read_row_group(group, columns=columns)
@@ -383,4 +385,4 @@ def load_processed(
             )
         matrix[destination[start : start + len(block)]] = block
         start += len(block)
-    return matrix, targets
+    return matrix

@@ -143,20 +143,18 @@ def train(settings: Settings, params: Params, resume: bool = False) -> Path:
     transform = FeatureTransform.load(transform_path)
     check_transform_matches(transform, data)
     processed_path = settings.processed_dir / TRAIN_FILE
-    file_targets = processed_targets(processed_path, data)
+    targets = processed_targets(processed_path, data)
     fit_rows, val_rows = split_indices(
-        file_targets if data.task == "classification" else None,
-        len(file_targets),
+        targets if data.task == "classification" else None,
+        len(targets),
         params.train.val_size,
         params.seed,
     )
-    # Read with the fit rows first: the model gets two slices of one matrix.
-    features, targets = load_processed(
-        processed_path,
-        transform,
-        data,
-        np.concatenate([fit_rows, val_rows]),
-    )
+    # The fit rows first, then the validation rows: the model gets two slices
+    # of one matrix, read in that order.
+    order = np.concatenate([fit_rows, val_rows])
+    features = load_processed(processed_path, transform, order)
+    targets = targets[order]
     n_fit = len(fit_rows)
     if isinstance(model, Resumable):
         data_files = (processed_path, transform_path)
