@@ -552,20 +552,18 @@ def drift_figure(report: DriftReport, columns_per_row: int = 4) -> Figure:
 
 def _histograms(axes: Axes, reference: np.ndarray, current: np.ndarray) -> None:
     samples = {
-        "reference": (reference[~np.isnan(reference)], "tab:blue"),
-        "current": (current[~np.isnan(current)], "tab:orange"),
+        "reference": reference[~np.isnan(reference)],
+        "current": current[~np.isnan(current)],
     }
-    present = [values for values, _ in samples.values() if len(values)]
-    if not present:
+    both = np.concatenate(list(samples.values()))
+    if not len(both):
         return
-    low = min(float(values.min()) for values in present)
-    high = max(float(values.max()) for values in present)
-    # 30 equal bins over both samples (numpy widens a single value's range).
-    edges = np.histogram_bin_edges([low, high], bins=30)
-    for label, (values, colour) in samples.items():
+    low, high = np.histogram_bin_edges(both, bins=30)[[0, -1]]
+    for (label, values), colour in zip(samples.items(), ("tab:blue", "tab:orange")):
         if len(values):
-            density, _ = np.histogram(
-                values, bins=30, range=(edges[0], edges[-1]), density=True
+            # Counted by numpy over equal bins (fast), drawn as steps.
+            density, edges = np.histogram(
+                values, bins=30, range=(low, high), density=True
             )
             axes.stairs(density, edges, label=label, color=colour)
     axes.tick_params(labelsize=7)
