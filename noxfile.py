@@ -92,6 +92,7 @@ def docs(session: nox.Session) -> None:
 def cookiecutter_json(session: nox.Session) -> None:
     """Write cookiecutter.json from copier.yml (a test fails while they differ)."""
     session.install("jinja2", "pyyaml")
+    session.chdir(ROOT / "template")
     session.run(
         "python", "-c",
         "import pathlib, local_extensions as x;"
@@ -146,7 +147,10 @@ def copier_copy(template: Path) -> Callable[[Path], list[str]]:
 
 
 def cookiecutter_no_input(destination: Path) -> list[str]:
-    return ["cookiecutter", "--no-input", "--output-dir", str(destination), str(ROOT)]
+    return [
+        "cookiecutter", "--no-input", "--output-dir", str(destination),
+        "--directory", "template", str(ROOT),
+    ]  # fmt: skip
 
 
 def cruft_create(destination: Path) -> list[str]:
@@ -156,6 +160,8 @@ def cruft_create(destination: Path) -> list[str]:
         "--no-input",
         "--output-dir",
         str(destination),
+        "--directory",
+        "template",
         str(ROOT),
     ]
 

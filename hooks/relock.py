@@ -38,7 +38,7 @@ class RelockError(Exception):
     """The lock could not be brought in line; the message says why."""
 
 
-PROJECT_FOLDER = "{{cookiecutter.project_slug}}"
+PROJECT_FOLDER = "template/{{cookiecutter.project_slug}}"
 
 
 def release_lock(template_root: Path, framework: str) -> Path:
@@ -49,10 +49,13 @@ def release_lock(template_root: Path, framework: str) -> Path:
 
 
 def earlier_lock_paths(framework: str) -> list[str]:
-    """Where releases kept that lock: today's path, then that of releases
-    before copier and cookiecutter shared one tree (0.1.0)."""
+    """Where releases kept that lock: today's path, that of the commits whose
+    project folder sat at the top, and that of releases before copier and
+    cookiecutter shared one tree (0.1.0)."""
+    today = release_lock(Path(), framework).as_posix()
+    top_level = today.removeprefix("template/")
     name = f"{{% if ml_framework == '{framework}' %}}poetry.lock{{% endif %}}"
-    return [release_lock(Path(), framework).as_posix(), f"template/{name}"]
+    return [today, top_level, f"template/{name}"]
 
 
 def lock_matches(project: Path) -> bool:

@@ -34,7 +34,7 @@ def load_local_extensions():
     """local_extensions.py under a name of its own: cookiecutter imports the
     template's copy by its plain name, which this import must not shadow."""
     spec = importlib.util.spec_from_file_location(
-        "reproml_local_extensions", ROOT / "local_extensions.py"
+        "reproml_local_extensions", ROOT / TEMPLATE_DIR / "local_extensions.py"
     )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -43,6 +43,8 @@ def load_local_extensions():
 
 
 GIT_IDENTITY = ["-c", "user.name=reproml tests", "-c", "user.email=tests@example.org"]
+# What cookiecutter and cruft read lives in this folder: `--directory template`.
+TEMPLATE_DIR = "template"
 COPIER_ONLY = ".copier-answers.yml"
 CRUFT_ONLY = ".cruft.json"
 
@@ -116,8 +118,9 @@ def assert_same_project(ours: Path, copiers: Path, *, leave_out: str) -> None:
 def render_with_cookiecutter(template: Path, output: Path, **answers: str) -> Path:
     return Path(
         cookiecutter(
-            str(template), no_input=True, extra_context=answers, output_dir=str(output)
-        )
+            str(template), no_input=True, extra_context=answers, output_dir=str(output),
+            directory=TEMPLATE_DIR,
+        )  # fmt: skip
     )
 
 
@@ -145,7 +148,7 @@ def test_cookiecutter_renders_copiers_project_byte_for_byte(
 
 
 def test_cookiecutter_json_is_written_from_copier_yml() -> None:
-    committed = (ROOT / "cookiecutter.json").read_text(encoding="utf-8")
+    committed = (ROOT / TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8")
     assert (
         committed == load_local_extensions().cookiecutter_json_text()
     ), "cookiecutter.json differs from copier.yml: run `nox -s cookiecutter_json`"
@@ -162,7 +165,9 @@ def copier_questions() -> dict[str, dict[str, Any]]:
 
 def test_both_tools_ask_the_same_questions_with_the_same_defaults_and_choices():
     asked = copier_questions()
-    context = json.loads((ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
+    context = json.loads(
+        (ROOT / TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8")
+    )
     prompts = context["__prompts__"]
     assert [key for key in context if not key.startswith("_")] == list(asked)
     for name, question in asked.items():
@@ -182,14 +187,15 @@ def test_both_tools_ask_the_same_questions_with_the_same_defaults_and_choices():
 
 def cookiecutter_answers(template: Path, **answers: str) -> dict[str, Any]:
     """The answers cookiecutter settles on, defaults rendered, nothing written."""
-    sys.path.append(str(template))  # where cookiecutter finds local extensions
+    folder = template / TEMPLATE_DIR
+    sys.path.append(str(folder))  # where cookiecutter finds local extensions
     try:
         context = generate_context(
-            str(template / "cookiecutter.json"), extra_context=answers
+            str(folder / "cookiecutter.json"), extra_context=answers
         )
         return dict(prompt_for_config(context, no_input=True))
     finally:
-        sys.path.remove(str(template))
+        sys.path.remove(str(folder))
 
 
 @pytest.mark.parametrize(
@@ -234,7 +240,8 @@ def cookiecutter_cli(
     return subprocess.run(
         [
             sys.executable, "-m", "cookiecutter", "--no-input",
-            "--output-dir", str(output), str(template), *arguments,
+            "--output-dir", str(output), "--directory", TEMPLATE_DIR, str(template),
+            *arguments,
         ],
         cwd=output,
         capture_output=True,
@@ -323,7 +330,7 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cruft_create(repo: Path, output: Path, ref: str, **answers: str) -> Path:
     return cruft.create(
         str(repo), output_dir=output, checkout=ref, extra_context=answers,
-        no_input=True,
+        no_input=True, directory=TEMPLATE_DIR,
     )  # fmt: skip
 
 

@@ -137,12 +137,12 @@ def test_cli_defaults_render_a_project_named_after_a_keyword(tmp_path: Path) -> 
 
 
 def shared_names():
-    """templates/names.jinja as copier loads it: its lists and limits."""
+    """template/templates/names.jinja as copier loads it: its lists and limits."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(ROOT),
         extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
     )
-    return environment.get_template("templates/names.jinja").module
+    return environment.get_template("template/templates/names.jinja").module
 
 
 def test_every_python_keyword_is_refused_as_a_package_name() -> None:

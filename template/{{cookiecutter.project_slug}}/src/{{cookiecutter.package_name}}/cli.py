@@ -1,0 +1,248 @@
+"""Command-line interface; the pipeline's stages call it as ``python -m <package>``.
+
+Each pipeline stage in ``dvc.yaml`` is one command here, calling one function
+of its sub-package: ``data``, ``features``, ``modeling``, ``tracking``,
+``serving``, ``monitoring``. A command imports its stage's modules when it
+runs, not before: the CLI starts fast, and a stage loads only its own code.
+
+A stage that fails for a reason the user can fix (bad data, bad parameters,
+missing inputs) prints one paragraph naming the problem and exits with code
+1, without a traceback, leaving the outputs of earlier runs as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import __version__
+from .config import Settings
+from .errors import PipelineError
+from .params import Params, load_params
+from .utils.log import configure_logging
+
+app = typer.Typer(
+    help="Pipeline stages and helpers of this project.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+logger = logging.getLogger(__name__)
+
+DRIFT_EXIT_CODE = 3
+"""Exit code of ``monitor --fail-on-drift`` when drift is found (1 is for errors)."""
+
+
+@app.callback()
+def main(
+    log_level: Annotated[
+        Optional[str],
+        typer.Option(help="DEBUG, INFO, WARNING or ERROR (default from settings)."),
+    ] = None,
+) -> None:
+    """Configure logging before any command runs."""
+    configure_logging(log_level or Settings().log_level)
+
+
+def fail(exc: PipelineError) -> typer.Exit:
+    """Print ``exc`` as a one-paragraph message on stderr; exit code 1."""
+    message = " ".join(str(exc).split())
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def run_stage(stage: Callable[[Settings, Params], object]) -> None:
+    """Run ``stage`` with the settings and parameters of this project.
+
+    A :class:`PipelineError` becomes a one-paragraph message on stderr and
+    exit code 1.
+    """
+    try:
+        settings = Settings()
+        stage(settings, load_params(settings.params_file))
+    except PipelineError as exc:
+        raise fail(exc) from None
+
+
+@app.command()
+def ingest() -> None:
+    """Read data.source, keep the described columns, validate: data/raw."""
+    from .data.ingest import ingest as stage
+
+    run_stage(stage)
+
+
+@app.command()
+def prepare() -> None:
+    """Validate the raw data and split it into data/interim/{train,test}.parquet."""
+    from .data.prepare import prepare as stage
+
+    run_stage(stage)
+
+
+@app.command()
+def features() -> None:
+    """Fit the feature transform on train: models/transform.json, data/processed."""
+    from .features.build import build_features as stage
+
+    run_stage(stage)
+
+
+@app.command()
+def train(
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue from the checkpoint an interrupted run left in "
+            "models/checkpoints (refused if params or data changed).",
+        ),
+    ] = False,
+) -> None:
+    """Train the model in params.yaml (train section) and save it to models/.
+
+    Under `torchrun --nproc-per-node N -m <package> train`, N processes train
+    together (DistributedDataParallel) and rank 0 writes the outputs.
+    """
+    from .modeling.train import train as stage
+
+    run_stage(partial(stage, resume=resume))
+
+
+@app.command()
+def evaluate() -> None:
+    """Score the model on the test split: reports/metrics.json and plots."""
+    from .modeling.evaluate import evaluate as stage
+
+    run_stage(stage)
+
+
+@app.command()
+def monitor(
+    current: Annotated[
+        Optional[Path],
+        typer.Argument(
+            help="New rows to check, a CSV or Parquet file "
+            "(default: monitor.current in params.yaml)."
+        ),
+    ] = None,
+    reference: Annotated[
+        Optional[Path],
+        typer.Option(help="Rows to compare with (default: the training split)."),
+    ] = None,
+    fail_on_drift: Annotated[
+        bool, typer.Option(help="Exit with code 3 when drift is found.")
+    ] = False,
+) -> None:
+    """Compare new rows with the training data: reports/drift/drift.{json,png}."""
+    from .monitoring.monitor import monitor as check
+    from .monitoring.report import summary
+
+    try:
+        settings = Settings()
+        params = load_params(settings.params_file)
+        current = current or settings.project_root / params.monitor.current
+        report = check(settings, params, current, reference)
+    except PipelineError as exc:
+        raise fail(exc) from None
+    typer.echo(summary(report))
+    if fail_on_drift and report.drifted:
+        raise typer.Exit(code=DRIFT_EXIT_CODE)
+
+
+@app.command()
+def register() -> None:
+    """Record the pipeline's run in MLflow and register its model; make it the
+    champion if the gate in params.yaml (register section) passes."""
+    from .tracking.registry import register as stage
+
+    run_stage(stage)
+
+
+@app.command("init-data")
+def init_data(
+    path: Annotated[
+        str, typer.Argument(help="A CSV or Parquet file, or a bundled sklearn:<name>.")
+    ],
+    target: Annotated[str, typer.Option(help="The column to predict.")],
+    task: Annotated[
+        Optional[str],
+        typer.Option(help="classification or regression (default: inferred)."),
+    ] = None,
+) -> None:
+    """Adopt a data file: infer the data section of params.yaml from it."""
+    from .data.init_data import format_report
+    from .data.init_data import init_data as adopt
+
+    try:
+        adoption = adopt(Settings(), path, target, task)
+    except PipelineError as exc:
+        raise fail(exc) from None
+    typer.echo(format_report(adoption))
+    typer.echo("Wrote the data section of params.yaml. Check it, then run `dvc repro`.")
+
+
+@app.command()
+def info() -> None:
+    """Print the resolved settings and the Python in use, as JSON."""
+    settings = Settings()
+    report = {
+        "version": __version__,
+        "python": platform.python_version(),
+        "settings": json.loads(settings.model_dump_json()),
+    }
+    typer.echo(json.dumps(report, indent=2))
+
+
+@app.command()
+def predict(
+    source: Annotated[Path, typer.Argument(help="Raw rows: a CSV or Parquet file.")],
+    destination: Annotated[
+        Path, typer.Argument(help="Where to write them with their predictions.")
+    ],
+    model: Annotated[
+        Optional[str],
+        typer.Option(
+            help="A model file (default: the pipeline's, in models/) or an MLflow "
+            "model URI such as models:/<name>@champion."
+        ),
+    ] = None,
+) -> None:
+    """Score a file of raw rows; other columns pass through unchanged."""
+    from .serving.batch import predict_file
+
+    try:
+        settings = Settings()
+        params = load_params(settings.params_file)
+        predict_file(settings, params, source, destination, model or settings.model_uri)
+    except PipelineError as exc:
+        raise fail(exc) from None
+
+
+@app.command()
+def serve() -> None:
+    """Run the prediction API with uvicorn; settings from the environment."""
+    import signal
+
+    import uvicorn
+
+    settings = Settings()
+    # uvicorn finishes in-flight requests on SIGTERM, then raises the signal
+    # again for the handler it found: a no-op handler makes that a clean exit 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    uvicorn.run(
+        f"{__package__}.serving.api:app",
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level.lower(),
+        # The application logs one line per request itself.
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )

@@ -1,0 +1,286 @@
+"""Command ``init-data``: adopt a CSV or Parquet file as the project's data.
+
+It reads the file, infers the task, the classes, each feature column's kind
+(numeric or categorical) and which columns may be missing, leaves out columns
+that only identify rows, and rewrites the ``data`` section of ``params.yaml``,
+keeping the rest of the file (comments included) as it was. Nothing is written
+unless the file passes every check.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from ..config import Settings
+from ..errors import ConfigError, DataValidationError
+from ..params import TASKS, DataParams, FeatureSpec, Task, parse_params
+from ..utils import atomic
+from .schema import label_values, validate_frame
+from .sources import SOURCES, get_source
+from .split import check_class_sizes
+
+logger = logging.getLogger(__name__)
+
+MAX_CLASSES = 20
+"""An integer target with at most this many distinct values is a class label."""
+DEFAULT_SPLIT = 0.2
+"""Held-out share for testing and validation when params.yaml sets none."""
+
+
+@dataclass(frozen=True)
+class ColumnReport:
+    """What ``init-data`` concluded about one column."""
+
+    name: str
+    kind: str
+    missing: int
+    note: str = ""
+
+
+def infer_task(target: pd.Series) -> Task:
+    """Regression for a float target; classification for text, booleans or
+    integers with few distinct values."""
+    if pd.api.types.is_bool_dtype(target) or not pd.api.types.is_numeric_dtype(target):
+        return "classification"
+    if pd.api.types.is_integer_dtype(target):
+        return "classification" if target.nunique() <= MAX_CLASSES else "regression"
+    return "regression"
+
+
+def is_identifier(column: pd.Series) -> bool:
+    """An integer or text column with one distinct value per row, e.g. an id."""
+    integer_or_text = pd.api.types.is_integer_dtype(column) or not (
+        pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+    )
+    return bool(
+        len(column) > 1
+        and integer_or_text
+        and column.notna().all()
+        and column.nunique() == len(column)
+    )
+
+
+def infer_columns(
+    frame: pd.DataFrame, target: str
+) -> tuple[dict[str, FeatureSpec], list[ColumnReport]]:
+    """Each feature column's description, and a report line for every column."""
+    features: dict[str, FeatureSpec] = {}
+    report = []
+    for name in frame.columns:
+        if name == target:
+            continue
+        column = frame[name]
+        missing = int(column.isna().sum())
+        if missing == len(column):
+            report.append(ColumnReport(str(name), "left out", missing, "always empty"))
+            continue
+        if is_identifier(column):
+            note = "one distinct value per row: identifies rows"
+            report.append(ColumnReport(str(name), "left out", missing, note))
+            continue
+        numeric = pd.api.types.is_numeric_dtype(column) and not (
+            pd.api.types.is_bool_dtype(column)
+        )
+        spec = FeatureSpec(
+            kind="numeric" if numeric else "categorical", nullable=missing > 0
+        )
+        features[str(name)] = spec
+        note = "" if numeric else f"{column.nunique()} categories"
+        if missing:
+            fill = "the training median" if numeric else "a category of its own"
+            note = f"{note}; missing: {fill}" if note else f"missing: {fill}"
+        report.append(ColumnReport(str(name), spec.kind, missing, note))
+    return features, report
+
+
+def infer_data(
+    frame: pd.DataFrame,
+    source: str,
+    target: str,
+    task: Task | None,
+    splits: tuple[float, float],
+) -> tuple[DataParams, list[ColumnReport]]:
+    """The ``data`` section that describes ``frame``; raises on unusable data.
+
+    ``splits`` are the shares held out for testing and validation, which every
+    class must survive.
+    """
+    if len(frame) == 0:
+        raise DataValidationError(f"{source} has a header but no rows.")
+    if target not in frame.columns:
+        raise DataValidationError(
+            f"{source} has no column {target!r}: choose --target among "
+            f"{', '.join(map(repr, map(str, frame.columns)))}."
+        )
+    labels = frame[target]
+    if labels.isna().any():
+        rows = [int(i) + 1 for i in labels.index[labels.isna()][:3]]
+        raise DataValidationError(
+            f"The target column {target!r} is empty in {int(labels.isna().sum())} "
+            f"row(s), e.g. row(s) {', '.join(map(str, rows))}: drop or fill them."
+        )
+    if labels.nunique() < 2:
+        raise DataValidationError(
+            f"The target column {target!r} holds a single value "
+            f"({labels.iloc[0]!r}): there is nothing to learn."
+        )
+    task = task or infer_task(labels)
+    if task == "regression" and not (
+        pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels)
+    ):
+        raise DataValidationError(
+            f"Regression needs a numeric target, but {target!r} holds text such as "
+            f"{labels.iloc[0]!r}: use --task classification."
+        )
+    features, report = infer_columns(frame, target)
+    if not features:
+        raise DataValidationError(
+            f"{source} has no feature column left besides {target!r}: the others "
+            "are empty or identify rows."
+        )
+    classes = None
+    if task == "classification":
+        values = label_values(labels)
+        check_class_sizes(dict(values.value_counts(sort=False).items()), *splits)
+        classes = sorted(values.unique().tolist(), key=lambda v: (str(type(v)), v))
+    data = DataParams(
+        source=source,
+        task=task,
+        target=target,
+        classes=classes,
+        test_size=splits[0],
+        features=features,
+    )
+    validate_frame(frame, data, source, strict="filter")
+    return data, report
+
+
+def data_section(data: DataParams) -> str:
+    """The ``data`` section of ``params.yaml``, with comments for a person."""
+    classes = flow(data.classes) if data.classes is not None else "null"
+    lines = [
+        "data:",
+        "  # `init-data FILE --target COLUMN` writes this section; edit it freely.",
+        f"  source: {flow(data.source)}  # a CSV or Parquet file, or sklearn:<name>",
+        f"  task: {data.task}  # classification or regression",
+        f"  target: {flow(data.target)}  # the column to predict",
+        f"  classes: {classes}  # every label, as in the data; null for regression",
+        f"  test_size: {data.test_size}  # share of rows held out for evaluation",
+        "  # Feature columns: kind numeric or categorical; nullable: true where",
+        "  # values may be missing; min/max: optional bounds of a numeric column.",
+        "  features:",
+    ]
+    for name, spec in data.features.items():
+        fields = spec.model_dump(exclude_defaults=True)
+        fields = {"kind": spec.kind, **fields}
+        lines.append(f"    {flow(name)}: {flow(fields)}")
+    return "\n".join(lines) + "\n"
+
+
+def flow(value: object) -> str:
+    """``value`` as one line of YAML (quoted where YAML needs it)."""
+    text = yaml.safe_dump(
+        value, default_flow_style=True, allow_unicode=True, sort_keys=False, width=10**9
+    )
+    return text.removesuffix("\n...\n").strip()
+
+
+TOP_LEVEL_KEY = re.compile(r"^[^\s#]")
+
+
+def replace_section(text: str, key: str, section: str) -> str:
+    """``text`` with the top-level mapping ``key:`` replaced by ``section``.
+
+    Comment lines and blank lines just before the next top-level key belong
+    to that key and stay.
+    """
+    lines = text.splitlines(keepends=True)
+    start = next(
+        (i for i, line in enumerate(lines) if re.match(rf"^{key}:(\s|$)", line)), None
+    )
+    if start is None:
+        raise ConfigError(f"params.yaml has no top-level {key!r} section to rewrite.")
+    end = next(
+        (i for i in range(start + 1, len(lines)) if TOP_LEVEL_KEY.match(lines[i])),
+        len(lines),
+    )
+    while end > start + 1 and (
+        not lines[end - 1].strip() or lines[end - 1].startswith("#")
+    ):
+        end -= 1
+    tail = lines[end:]
+    gap = "\n" if tail and tail[0].strip() else ""
+    return "".join(lines[:start]) + section + gap + "".join(tail)
+
+
+def source_name(path: str, project_root: Path) -> str:
+    """How params.yaml refers to ``path``: relative to the project when inside."""
+    if path in SOURCES:
+        return path
+    absolute = Path(path).expanduser().resolve()
+    try:
+        return absolute.relative_to(project_root).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """The outcome of ``init-data``: the data section written and why."""
+
+    data: DataParams
+    report: list[ColumnReport]
+    rows: int
+
+
+def init_data(settings: Settings, path: str, target: str, task: str | None) -> Adoption:
+    """Infer the data section for the file at ``path`` and write it to params.yaml.
+
+    Raises :class:`~.errors.PipelineError` (and writes nothing) when the file
+    or the answers cannot make a usable data set.
+    """
+    if task is not None and task not in TASKS:
+        raise ConfigError(f"--task must be one of {', '.join(TASKS)}, not {task!r}.")
+    params_path = settings.params_file
+    try:
+        text = params_path.read_text(encoding="utf-8")
+        raw = yaml.safe_load(text) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"Parameter file {params_path} does not exist.") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{params_path} is not valid YAML: {exc}") from None
+    splits = (
+        (raw.get("data") or {}).get("test_size", DEFAULT_SPLIT),
+        (raw.get("train") or {}).get("val_size", DEFAULT_SPLIT),
+    )
+    source = source_name(path, settings.project_root)
+    frame = get_source(source, target, settings.project_root).load()
+    data, report = infer_data(frame, source, target, task, splits)
+    updated = replace_section(text, "data", data_section(data))
+    parse_params(yaml.safe_load(updated), params_path)
+    atomic.write_text(params_path, updated)
+    return Adoption(data, report, len(frame))
+
+
+def format_report(adoption: Adoption) -> str:
+    """A short table of what was inferred, for the terminal."""
+    data, report = adoption.data, adoption.report
+    what = f"classes {', '.join(map(str, data.labels))}" if data.classes else "values"
+    head = (
+        f"{data.source}: {adoption.rows} rows; task {data.task}; target "
+        f"{data.target!r} ({what})"
+    )
+    width = max(len("column"), *(len(line.name) for line in report))
+    rows = [("column", "kind", "missing", "note")]
+    rows += [(line.name, line.kind, str(line.missing), line.note) for line in report]
+    table = [
+        f"{name:<{width}}  {kind:<11}  {missing:>7}  {note}".rstrip()
+        for name, kind, missing, note in rows
+    ]
+    return "\n".join([head, *table])

@@ -1,0 +1,186 @@
+"""The shape the data must have, built from the ``data`` section of params.yaml.
+
+Each feature column is checked by its declared kind: numeric columns hold
+finite numbers (within ``min``/``max`` when given), categorical columns hold
+text. A column may be missing values only where ``nullable`` says so. The
+target is checked by task: a known class for classification, a finite number
+for regression. Validation collects every problem at once (pandera's lazy
+mode) and raises a :class:`~.errors.DataValidationError` that names each
+column, the problem in plain words and a few example rows.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from ..errors import DataValidationError
+from ..params import DataParams, FeatureSpec
+
+MAX_EXAMPLES = 3
+
+
+def category_strings(series: pd.Series) -> pd.Series:
+    """A categorical column as text, missing values kept missing.
+
+    Integer codes read from a file with gaps (``1.0, 2.0, NaN``) become
+    ``"1", "2"``, so a category has one spelling however the file was read.
+    """
+    if pd.api.types.is_float_dtype(series):
+        present = series.dropna()
+        if (present == np.floor(present)).all():
+            series = series.astype("Int64")
+    return series.astype("string")
+
+
+def label_values(series: pd.Series) -> pd.Series:
+    """Class labels as a person reads them: booleans as ``"True"``/``"False"``,
+    whole numbers read as floats as integers; anything else as it is."""
+    if pd.api.types.is_bool_dtype(series):
+        return series.astype(str)
+    if pd.api.types.is_float_dtype(series):
+        present = series.dropna()
+        if len(present) == len(series) and (present == np.floor(present)).all():
+            return series.astype("int64")
+    return series
+
+
+def normalise(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
+    """Give categorical features their text form and class labels theirs."""
+    columns = {
+        name: category_strings(frame[name])
+        for name in data.categorical
+        if name in frame.columns
+    }
+    if data.task == "classification" and data.target in frame.columns:
+        columns[data.target] = label_values(frame[data.target])
+    return frame.assign(**columns) if columns else frame
+
+
+def _feature_column(spec: FeatureSpec) -> pa.Column:
+    if spec.kind == "categorical":
+        allowed = [pa.Check.isin(spec.categories)] if spec.categories else []
+        return pa.Column("string", checks=allowed, nullable=spec.nullable)
+    checks = [pa.Check(np.isfinite, name="finite")]
+    if spec.min is not None:
+        checks.append(pa.Check.ge(spec.min))
+    if spec.max is not None:
+        checks.append(pa.Check.le(spec.max))
+    return pa.Column(float, checks=checks, nullable=spec.nullable, coerce=True)
+
+
+def build_schema(
+    data: DataParams,
+    *,
+    target: bool = True,
+    strict: bool | Literal["filter"] = True,
+) -> pa.DataFrameSchema:
+    """Schema of a table described by ``data``, with or without its target.
+
+    ``strict=True`` rejects columns ``data`` does not describe; ``"filter"``
+    drops them (a source file may hold ids or notes the model does not use).
+    """
+    columns = {name: _feature_column(spec) for name, spec in data.features.items()}
+    if target and data.task == "classification":
+        columns[data.target] = pa.Column(
+            checks=pa.Check.isin(data.labels), nullable=False
+        )
+    elif target:
+        columns[data.target] = pa.Column(
+            float,
+            checks=pa.Check(np.isfinite, name="finite"),
+            nullable=False,
+            coerce=True,
+        )
+    return pa.DataFrameSchema(columns, strict=strict, name="dataset")
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    data: DataParams,
+    what: str,
+    *,
+    target: bool = True,
+    strict: bool | Literal["filter"] = True,
+) -> pd.DataFrame:
+    """Return ``frame`` normalised and checked against the schema of ``data``.
+
+    Raises :class:`DataValidationError` naming every problem when the frame is
+    empty or breaks the schema. ``what`` names the data in the message.
+    """
+    if len(frame) == 0:
+        raise DataValidationError(f"{what} is empty: it has no rows.")
+    schema = build_schema(data, target=target, strict=strict)
+    try:
+        return schema.validate(normalise(frame, data), lazy=True)
+    except SchemaErrors as exc:
+        problems = describe_failures(exc.failure_cases, data)
+        raise DataValidationError(
+            f"{what} failed validation: {'; '.join(problems)}."
+        ) from exc
+
+
+def describe_failures(failure_cases: pd.DataFrame, data: DataParams) -> list[str]:
+    """Turn pandera's table of failure cases into one plain phrase per problem."""
+    problems = []
+    checks = failure_cases["check"].astype(str)
+    # Where values are not of the column's type, other checks on that column
+    # only repeat the problem (as Python errors): report the type alone.
+    untyped = set(failure_cases["column"][checks.str.match(r"(coerce_)?dtype")])
+    grouped = failure_cases.groupby(["column", "check"], dropna=False, sort=False)
+    for (column, check), cases in grouped:
+        if column in untyped and not str(check).startswith(("coerce_dtype", "dtype")):
+            continue
+        values = [str(value) for value in cases["failure_case"]]
+        if check == "column_in_dataframe":
+            problems.append(f"missing column(s) {', '.join(map(repr, values))}")
+        elif check == "column_in_schema":
+            problems.append(f"unexpected column(s) {', '.join(map(repr, values))}")
+        else:
+            problems.append(_describe_values(str(column), str(check), cases, data))
+    return problems
+
+
+def _what_failed(column: str, check: str, data: DataParams) -> str:
+    """The problem behind one pandera check, in words a person uses."""
+    spec = data.features.get(column)
+    if check == "not_nullable":
+        return "missing value(s)"
+    if check.startswith(("coerce_dtype", "dtype")):
+        if spec is not None and spec.kind == "categorical":
+            return "value(s) that are not text"
+        return "value(s) that are not numbers"
+    if check == "finite":
+        return "infinite value(s)"
+    if check.startswith("isin") and spec is not None:
+        return f"value(s) outside the categories {spec.categories}"
+    if check.startswith("isin"):
+        return f"label(s) outside the classes {data.labels}"
+    if check.startswith("greater_than_or_equal_to") and spec is not None:
+        return f"value(s) below the minimum {spec.min}"
+    if check.startswith("less_than_or_equal_to") and spec is not None:
+        return f"value(s) above the maximum {spec.max}"
+    return f"value(s) failing the check {check}"
+
+
+def _describe_values(
+    column: str, check: str, cases: pd.DataFrame, data: DataParams
+) -> str:
+    """Describe the rows of one column that failed one check."""
+    rows = [int(row) + 1 for row in cases["index"].dropna().tolist()[:MAX_EXAMPLES]]
+    shown = cases["failure_case"][:MAX_EXAMPLES]
+    examples = ", ".join(repr(plain(value)) for value in shown)
+    problem = _what_failed(column, check, data)
+    where = f" at row(s) {', '.join(map(str, rows))}" if rows else ""
+    if check == "not_nullable":
+        return f"column {column!r} has {len(cases)} {problem}{where}"
+    return f"column {column!r} has {len(cases)} {problem}, e.g. {examples}{where}"
+
+
+def plain(value: object) -> object:
+    """A NumPy scalar as the Python value a person would type."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,101 @@
+"""The processed training split: the transform's float32 matrix and the target,
+as Parquet written and read a row group at a time, so the whole matrix is never
+in memory twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import ConfigError, DataValidationError
+from ..params import DataParams
+from ..utils import atomic
+from ..utils.arrays import IntArray, Matrix
+from .targets import encode_targets
+from .transform import FeatureTransform
+
+BATCH_ROWS = 16_384
+"""Rows transformed, written or read at a time."""
+
+
+def write_processed(
+    path: Path, transform: FeatureTransform, frame: pd.DataFrame, target: str
+) -> None:
+    """Write the matrix of ``frame`` and its target column as Parquet, atomically.
+
+    The rows are transformed and written ``BATCH_ROWS`` at a time, a row group
+    each, so the whole matrix is never in memory next to the table.
+    """
+    targets = pa.array(frame[target].to_numpy())
+    schema = pa.schema(
+        [pa.field(name, pa.float32()) for name in transform.output_columns]
+        + [pa.field(target, targets.type)]
+    )
+    with atomic.replacing(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        for start in range(0, len(frame), BATCH_ROWS):
+            matrix = transform.transform(frame.iloc[start : start + BATCH_ROWS])
+            columns = [pa.array(column) for column in matrix.T]
+            columns.append(targets.slice(start, len(matrix)))
+            writer.write_batch(pa.record_batch(columns, schema=schema))
+
+
+def open_processed(path: Path) -> pq.ParquetFile:
+    """The processed training split written by :func:`write_processed`."""
+    if not path.is_file():
+        raise ConfigError(
+            f"Processed data {path} does not exist: run the features stage."
+        )
+    return pq.ParquetFile(path)
+
+
+def processed_targets(path: Path, data: DataParams) -> np.ndarray:
+    """The encoded targets of the processed training split, in file order."""
+    parquet = open_processed(path)
+    if data.target not in parquet.schema_arrow.names:
+        raise ConfigError(
+            f"Processed data {path} lacks the target column {data.target!r}: run "
+            "the features stage again."
+        )
+    target = parquet.read(columns=[data.target]).column(0).to_pandas()
+    return encode_targets(target, data)
+
+
+def load_processed(
+    path: Path, transform: FeatureTransform, order: IntArray | None = None
+) -> Matrix:
+    """The matrix of the processed training split.
+
+    With ``order`` (a permutation of the rows), row ``k`` of the result is row
+    ``order[k]`` of the file. Rows are put in place while reading, a row group
+    (``BATCH_ROWS``, as :func:`write_processed` writes them) at a time, so that
+    a model can get slices of one matrix instead of copies.
+    """
+    parquet = open_processed(path)
+    columns = transform.output_columns
+    absent = [name for name in columns if name not in parquet.schema_arrow.names]
+    if absent:
+        raise ConfigError(
+            f"Processed data {path} lacks the column(s) "
+            f"{', '.join(map(repr, absent[:5]))}: run the features stage again."
+        )
+    n_rows = parquet.metadata.num_rows
+    destination = np.arange(n_rows)
+    if order is not None:
+        destination[order] = np.arange(n_rows)
+    matrix = np.empty((n_rows, len(columns)), dtype=np.float32)
+    start = 0
+    for group in range(parquet.num_row_groups):
+        batch = parquet.read_row_group(group, columns=columns)
+        block = np.column_stack([batch.column(name).to_numpy() for name in columns])
+        if not np.isfinite(block).all():
+            raise DataValidationError(
+                f"Processed data {path} holds missing or infinite values: run "
+                "the features stage again."
+            )
+        matrix[destination[start : start + len(block)]] = block
+        start += len(block)
+    return matrix

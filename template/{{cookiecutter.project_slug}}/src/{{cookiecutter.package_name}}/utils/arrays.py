@@ -1,0 +1,12 @@
+"""The array types that pass between the stages."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+Matrix = NDArray[np.float32]
+"""A model's input: one row of float32 features per example, as the feature
+transform writes it (half the memory of float64, and what networks use)."""

@@ -1,0 +1,199 @@
+"""Shared fixtures: small valid tables, own-data sets and throw-away copies of
+the project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import settings
+
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX
+from {{ cookiecutter.package_name }}.params import DataParams, FeatureSpec
+from {{ cookiecutter.package_name }}.utils.hashseed import HASH_SEED
+
+# Model code imports heavy libraries on first use: time limits would be noise.
+settings.register_profile("project", deadline=None)
+settings.load_profile("project")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILES = (
+    "dvc.yaml",
+    "params.yaml",
+    "pyproject.toml",
+    "poetry.lock",
+    ".dvcignore",
+    ".gitignore",
+)
+PROJECT_DIRS = ("src", "data/external")
+MLFLOW_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME")
+
+
+def make_frame(n_rows: int = 40, n_features: int = 3, seed: int = 0) -> pd.DataFrame:
+    """A valid labelled table: non-negative float features, 0/1 target."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        rng.uniform(0.0, 10.0, size=(n_rows, n_features)),
+        columns=[f"f{i}" for i in range(n_features)],
+    )
+    frame["target"] = np.arange(n_rows, dtype=np.int64) % 2
+    return frame
+
+
+def frame_params(frame: pd.DataFrame, **changes: Any) -> DataParams:
+    """The data section describing :func:`make_frame`'s table (min 0)."""
+    features = {
+        str(name): FeatureSpec(min=0.0) for name in frame.columns if name != "target"
+    }
+    fields: dict[str, Any] = {"classes": [0, 1], "features": features}
+    return DataParams(**{**fields, **changes})
+
+
+def passengers(n_rows: int = 240, seed: int = 0) -> pd.DataFrame:
+    """A table like a ship's passenger list: an id, text columns, missing ages."""
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(["female", "male"], n_rows)
+    cabin_class = rng.choice([1, 2, 3], n_rows)
+    age = rng.normal(30, 12, n_rows).clip(1, 80).round(1)
+    age[rng.random(n_rows) < 0.2] = np.nan
+    port = rng.choice(["C", "Q", "S"], n_rows).astype(object)
+    port[rng.random(n_rows) < 0.05] = None
+    score = (
+        2.0 * (sex == "female") - 0.8 * (cabin_class - 2) + rng.normal(0, 0.7, n_rows)
+    )
+    return pd.DataFrame(
+        {
+            "passenger_id": np.arange(1000, 1000 + n_rows),
+            "cabin_class": cabin_class,
+            "sex": sex,
+            "age": age,
+            "port": port,
+            "survived": np.where(score > 0.5, "yes", "no"),
+        }
+    )
+
+
+def iris_with_names() -> pd.DataFrame:
+    """scikit-learn's bundled iris table, labelled by species name."""
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris(as_frame=True)
+    frame = bunch.frame.drop(columns="target")
+    frame["species"] = np.asarray(bunch.target_names)[bunch.target]
+    return frame
+
+
+def diabetes_progression() -> pd.DataFrame:
+    """scikit-learn's bundled diabetes table: a float regression target."""
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True, scaled=False).frame
+    return frame.rename(columns={"target": "progression"}).astype(float)
+
+
+# Own-data sets of the pipeline tests: (table, target column).
+DATA_SETS: dict[str, tuple[Callable[[], pd.DataFrame], str]] = {
+    "multiclass-string-labels": (iris_with_names, "species"),
+    "categorical-with-missing": (passengers, "survived"),
+    "regression": (diabetes_progression, "progression"),
+}
+
+
+def copy_project(destination: Path) -> Path:
+    """Copy what the pipeline needs (not data outputs) into ``destination``."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        if (PROJECT_ROOT / name).exists():
+            shutil.copy2(PROJECT_ROOT / name, destination / name)
+    for name in PROJECT_DIRS:
+        shutil.copytree(
+            PROJECT_ROOT / name,
+            destination / name,
+            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+        )
+    return destination
+
+
+def subprocess_env(**extra: str | None) -> dict[str, str]:
+    """Environment for child processes: this interpreter's ``python`` first.
+
+    A variable given as ``None`` in ``extra`` is left out.
+    """
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONHASHSEED"}
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONHASHSEED="0",
+        DVC_NO_ANALYTICS="1",
+        CUBLAS_WORKSPACE_CONFIG=":4096:8",
+    )
+    env = {key: value for key, value in env.items() if not key.startswith(ENV_PREFIX)}
+    merged = {**env, **extra}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+def run(
+    args: list[str], cwd: Path, **extra: str | None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in ``cwd``; fail the test with its output if it fails."""
+    result = subprocess.run(
+        args, cwd=cwd, env=subprocess_env(**extra), capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"{' '.join(args)} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result
+
+
+def adopt(root: Path, name: str) -> dict[str, Any]:
+    """Write the data set ``name`` to data/external and run ``init-data`` on it."""
+    make, target = DATA_SETS[name]
+    path = root / "data" / "external" / f"{name}.csv"
+    make().to_csv(path, index=False)
+    module = "{{ cookiecutter.package_name }}"
+    run(
+        [sys.executable, "-m", module, "init-data", str(path), "--target", target], root
+    )
+    params: dict[str, Any] = yaml.safe_load((root / "params.yaml").read_text())
+    return params
+
+
+def update_params(root: Path, section: str, key: str, value: object) -> None:
+    """Set ``section.key`` (or top-level ``key`` if section is empty)."""
+    path = root / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    (params[section] if section else params)[key] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _hash_seed() -> Iterator[None]:
+    """Behave as the pipeline does, which runs with the project's hash seed;
+    track into each copy's own store, never a server the shell points at."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONHASHSEED", HASH_SEED)
+        for name in MLFLOW_VARIABLES:
+            patch.delenv(name, raising=False)
+        yield
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the project in a temporary folder, used as the project root."""
+    root = copy_project(tmp_path / "project")
+    for name in list(os.environ):
+        if name.startswith(ENV_PREFIX):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv(ENV_PREFIX + "PROJECT_ROOT", str(root))
+    monkeypatch.chdir(root)
+    return root

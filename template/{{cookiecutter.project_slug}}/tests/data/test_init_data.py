@@ -1,0 +1,207 @@
+"""``init-data``: what it infers from a file, what it writes to params.yaml, and
+the files it refuses (leaving params.yaml untouched)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import iris_with_names, passengers
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from {{ cookiecutter.package_name }}.cli import app
+from {{ cookiecutter.package_name }}.data.init_data import (
+    infer_columns,
+    infer_task,
+    replace_section,
+)
+from {{ cookiecutter.package_name }}.params import load_params
+
+runner = CliRunner()
+
+# Column makers: (kind init-data must infer, values for n rows from a generator).
+COLUMNS = {
+    "numeric": lambda n, rng: rng.normal(size=n),
+    "numeric-int": lambda n, rng: rng.integers(0, 3, size=n),
+    "categorical": lambda n, rng: rng.choice(["red", "green", "blue"], size=n),
+    "categorical-bool": lambda n, rng: rng.random(n) > 0.5,
+    "identifier": lambda n, rng: rng.permutation(n) + 10_000,
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kinds=st.lists(st.sampled_from(sorted(COLUMNS)), min_size=1, max_size=6),
+    n_rows=st.integers(8, 60),
+    gaps=st.lists(st.booleans(), min_size=6, max_size=6),
+    seed=st.integers(0, 2**16),
+)
+def test_init_data_infers_the_kind_of_every_column(
+    kinds: list[str], n_rows: int, gaps: list[bool], seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {f"c{i}": COLUMNS[k](n_rows, rng) for i, k in enumerate(kinds)}
+    )
+    for i, kind in enumerate(kinds):
+        if gaps[i] and kind != "identifier":
+            frame[f"c{i}"] = frame[f"c{i}"].astype(object).mask(np.arange(n_rows) == 2)
+            frame[f"c{i}"] = frame[f"c{i}"].infer_objects()
+    frame["y"] = np.arange(n_rows) % 2
+    features, report = infer_columns(frame, "y")
+    for i, kind in enumerate(kinds):
+        name = f"c{i}"
+        if kind == "identifier":
+            assert name not in features
+            assert any(line.name == name and line.kind == "left out" for line in report)
+            continue
+        assert features[name].kind == kind.split("-")[0], (name, frame[name].dtype)
+        assert features[name].nullable == gaps[i]
+
+
+@pytest.mark.parametrize(
+    ("values", "task"),
+    [
+        ([0.5, 1.25, 3.0, 2.0], "regression"),
+        ([0, 1, 1, 0], "classification"),
+        (list(range(100)), "regression"),
+        (["a", "b", "a", "c"], "classification"),
+        ([True, False, True, True], "classification"),
+    ],
+    ids=["float", "few-integers", "many-integers", "text", "boolean"],
+)
+def test_the_task_follows_the_target(values: list, task: str) -> None:
+    assert infer_task(pd.Series(values)) == task
+
+
+def params_text(project: Path) -> str:
+    return (project / "params.yaml").read_text(encoding="utf-8")
+
+
+def top_level_sections(text: str) -> dict[str, str]:
+    """Each top-level key's lines (with its comments), as text."""
+    sections: dict[str, str] = {}
+    key = ""
+    for line in text.splitlines(keepends=True):
+        if line[:1] not in ("", " ", "#", "\n"):
+            key = line.split(":", 1)[0]
+        sections[key] = sections.get(key, "") + line
+    return sections
+
+
+def test_replace_section_rewrites_only_that_section() -> None:
+    head, tail = "# head\nseed: 1\n\n", "\n# about train\ntrain:\n  c: 3\n"
+    text = head + "data:\n  a: 1\n  b: 2\n" + tail
+    updated = replace_section(text, "data", "data:\n  z: 9\n")
+    assert updated == head + "data:\n  z: 9\n" + tail
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_adopting_a_file_writes_the_data_section_only(project: Path) -> None:
+    before = params_text(project)
+    path = project / "data" / "external" / "passengers.csv"
+    passengers().to_csv(path, index=False)
+
+    code, output = invoke("init-data", str(path), "--target", "survived")
+
+    assert code == 0, output
+    after = params_text(project)
+    old, new = top_level_sections(before), top_level_sections(after)
+    assert list(old) == list(new)
+    assert {key for key in old if old[key] != new[key]} == {"data"}
+    data = load_params(project / "params.yaml").data
+    assert data.source == "data/external/passengers.csv"
+    assert (data.task, data.target, data.classes) == (
+        "classification",
+        "survived",
+        ["no", "yes"],
+    )
+    assert data.categorical == ["sex", "port"]
+    assert data.numeric == ["cabin_class", "age"]
+    assert [n for n, s in data.features.items() if s.nullable] == ["age", "port"]
+    assert "passenger_id  left out" in output
+    assert "one distinct value per row" in output
+
+
+def test_string_labels_are_kept_as_they_are(project: Path) -> None:
+    path = project / "data" / "external" / "iris.csv"
+    iris_with_names().to_csv(path, index=False)
+    code, output = invoke("init-data", str(path), "--target", "species")
+    assert code == 0, output
+    raw = yaml.safe_load(params_text(project))
+    assert raw["data"]["classes"] == ["setosa", "versicolor", "virginica"]
+
+
+def test_task_can_be_forced(project: Path) -> None:
+    path = project / "data" / "external" / "counts.csv"
+    frame = pd.DataFrame({"x": np.arange(60) * 0.5, "visits": np.arange(60) % 3})
+    frame.to_csv(path, index=False)
+    code, output = invoke(
+        "init-data", str(path), "--target", "visits", "--task", "regression"
+    )
+    assert code == 0, output
+    data = load_params(project / "params.yaml").data
+    assert (data.task, data.classes) == ("regression", None)
+
+
+def write(project: Path, name: str, content: bytes | pd.DataFrame) -> Path:
+    path = project / "data" / "external" / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        content.to_csv(path, index=False)
+    return path
+
+
+GOOD = pd.DataFrame({"x": np.arange(40.0), "y": np.arange(40) % 2})
+BAD_FILES = {
+    "missing-file": (None, "y", "does not exist"),
+    "empty-file": (b"", "y", "is empty"),
+    "header-only": (b"x,y\n", "y", "has a header but no rows"),
+    "not-utf8": ("x,y\ncaf\u00e9,1\n".encode("latin-1"), "y", "is not UTF-8"),
+    "unreadable": (b'x,y\n"1,2\n', "y", "not a readable CSV"),
+    "no-target": (GOOD, "label", "has no column 'label'"),
+    "constant-target": (GOOD.assign(y=1), "y", "holds a single value"),
+    "duplicated-columns": (b"x,x,y\n1,2,0\n3,4,1\n", "y", "duplicated column"),
+    "no-feature-left": (
+        pd.DataFrame({"id": range(40), "y": np.arange(40) % 2}),
+        "y",
+        "no feature column left",
+    ),
+    "rare-class": (GOOD.assign(y=[0] * 38 + [1, 1]), "y", "too few rows"),
+    "empty-target": (GOOD.assign(y=GOOD["y"].where(GOOD["x"] != 3)), "y", "empty in 1"),
+}
+
+
+@pytest.mark.parametrize(
+    ("content", "target", "message"), BAD_FILES.values(), ids=list(BAD_FILES)
+)
+def test_bad_files_are_refused_and_params_untouched(
+    project: Path, content: bytes | pd.DataFrame | None, target: str, message: str
+) -> None:
+    before = params_text(project)
+    path = (
+        project / "data" / "external" / "absent.csv"
+        if content is None
+        else write(project, "mine.csv", content)
+    )
+    code, output = invoke("init-data", str(path), "--target", target)
+    assert code == 1
+    assert message in output
+    assert output.startswith("Error: ") and "Traceback" not in output
+    assert params_text(project) == before
+
+
+def test_an_unknown_task_is_refused(project: Path) -> None:
+    path = write(project, "mine.csv", GOOD)
+    code, output = invoke("init-data", str(path), "--target", "y", "--task", "ranking")
+    assert code == 1 and "--task must be one of classification, regression" in output

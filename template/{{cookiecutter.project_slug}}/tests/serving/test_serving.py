@@ -1,0 +1,388 @@
+"""Serving: batch ``predict`` and the API on a trained pipeline.
+
+For the same rows, the evaluate stage, ``predict``, the API and the MLflow
+model (loaded by its registry alias) give identical numbers, bit for bit (JSON
+and CSV are compared after parsing). ``predict``
+passes other columns through and writes nothing when a row is invalid. Every
+malformed request gets a 4xx that says what is wrong; schemathesis, run
+in-process against the OpenAPI schema, finds no 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import schemathesis
+import yaml
+from conftest import DATA_SETS, copy_project
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from typer.testing import CliRunner
+
+from {{ cookiecutter.package_name }}.cli import app as cli
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
+from {{ cookiecutter.package_name }}.data.ingest import ingest
+from {{ cookiecutter.package_name }}.data.init_data import init_data
+from {{ cookiecutter.package_name }}.data.prepare import prepare
+from {{ cookiecutter.package_name }}.features.build import build_features
+from {{ cookiecutter.package_name }}.features.targets import encode_targets
+from {{ cookiecutter.package_name }}.features.transform import FeatureTransform
+from {{ cookiecutter.package_name }}.modeling.evaluate import evaluate
+from {{ cookiecutter.package_name }}.modeling.evaluators import build_evaluator
+from {{ cookiecutter.package_name }}.modeling.model import load_model
+from {{ cookiecutter.package_name }}.modeling.train import train
+from {{ cookiecutter.package_name }}.params import Params, load_params
+from {{ cookiecutter.package_name }}.serving.api import create_app
+from {{ cookiecutter.package_name }}.tracking.registry import register
+from {{ cookiecutter.package_name }}.tracking.store import using
+
+# The default data (numeric), categorical columns with missing values and
+# string labels, and a regression target.
+PROJECTS = ("default", "categorical-with-missing", "regression")
+
+
+class Trained:
+    """A copy of the project after the whole pipeline ran, in-process."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.settings = Settings(project_root=root)
+        self.params: Params = load_params(self.settings.params_file)
+        self.test = pd.read_parquet(self.settings.test_file)
+
+    @property
+    def data(self) -> Any:
+        return self.params.data
+
+    @property
+    def champion(self) -> str:
+        return f"models:/{self.params.registration.name}@champion"
+
+    def feature_rows(self) -> list[dict[str, Any]]:
+        """The test split's feature columns as JSON rows (None where missing)."""
+        features = self.test[list(self.data.features)].astype(object)
+        rows: list[dict[str, Any]] = features.where(features.notna(), None).to_dict(
+            "records"
+        )
+        return rows
+
+
+def list_categories(settings: Settings, source: Path) -> None:
+    """List the values of the first categorical column in params.yaml, as a
+    user may: any other value is then refused."""
+    params = yaml.safe_load(settings.params_file.read_text())
+    features = params["data"]["features"]
+    name = next(n for n, spec in features.items() if spec["kind"] == "categorical")
+    values = pd.read_csv(source)[name].dropna().astype(str).unique()
+    features[name]["categories"] = sorted(values)
+    settings.params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module", params=PROJECTS)
+def trained(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Trained]:
+    root = copy_project(tmp_path_factory.mktemp("serving") / "project")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [name for name in os.environ if name.startswith(ENV_PREFIX)]:
+            patch.delenv(name)
+        patch.chdir(root)
+        settings = Settings(project_root=root)
+        if request.param != "default":
+            make, target = DATA_SETS[request.param]
+            path = root / "data" / "external" / f"{request.param}.csv"
+            make().to_csv(path, index=False)
+            init_data(settings, str(path), target, None)
+        if request.param == "categorical-with-missing":
+            list_categories(settings, path)
+        params = load_params(settings.params_file)
+        for stage in (ingest, prepare, build_features, train, evaluate, register):
+            stage(settings, params)
+        patch.setenv(ENV_PREFIX + "PROJECT_ROOT", str(root))
+        yield Trained(root)
+
+
+@pytest.fixture(scope="module")
+def client(trained: Trained) -> Iterator[TestClient]:
+    with TestClient(create_app(trained.settings)) as test_client:
+        yield test_client
+
+
+def evaluate_outputs(trained: Trained) -> np.ndarray:
+    """The model's outputs on the test split, computed from the transform and
+    the model themselves, without the prediction path."""
+    transform = FeatureTransform.load(trained.settings.transform_file)
+    features = transform.transform(trained.test)
+    return load_model(trained.settings.model_file).predict(features)
+
+
+def run_predict(trained: Trained, source: Path, destination: Path, *extra: str) -> Any:
+    """``predict`` through the CLI, in-process."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        return CliRunner().invoke(
+            cli, ["predict", str(source), str(destination), *extra]
+        )
+    finally:
+        # The CLI logs to the runner's stdout, which is closed afterwards.
+        root.handlers[:], root.level = handlers, level
+
+
+def proba_columns(trained: Trained) -> list[str]:
+    return [f"proba_{label}" for label in trained.data.labels]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_predict_passes_columns_through_and_adds_one_prediction_per_row(
+    trained: Trained, tmp_path: Path, suffix: str
+) -> None:
+    rows = trained.test.assign(row_id=np.arange(len(trained.test)) + 100)
+    source, destination = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
+    if suffix == ".csv":
+        rows.to_csv(source, index=False)
+    else:
+        rows.to_parquet(source, index=False)
+    result = run_predict(trained, source, destination)
+    assert result.exit_code == 0, result.output
+    written = (
+        pd.read_csv(destination) if suffix == ".csv" else pd.read_parquet(destination)
+    )
+    extra = proba_columns(trained)
+    assert list(written.columns) == [*rows.columns, "prediction", *extra]
+    assert written["row_id"].tolist() == rows["row_id"].tolist()
+    target = trained.data.target
+    assert written[target].astype(str).tolist() == rows[target].astype(str).tolist()
+    if trained.data.task == "classification":
+        labels = {str(label) for label in trained.data.labels}
+        assert set(written["prediction"].astype(str)) <= labels
+        assert np.allclose(written[extra].sum(axis=1), 1.0)
+
+
+def test_evaluate_predict_and_api_give_identical_numbers(
+    trained: Trained, client: TestClient, tmp_path: Path
+) -> None:
+    expected = evaluate_outputs(trained)
+    source = tmp_path / "test.parquet"
+    trained.test.to_parquet(source, index=False)
+    for name in ("out.csv", "out.parquet"):
+        result = run_predict(trained, source, tmp_path / name)
+        assert result.exit_code == 0, result.output
+    from_csv = pd.read_csv(tmp_path / "out.csv")
+    from_parquet = pd.read_parquet(tmp_path / "out.parquet")
+    answer = client.post("/predict", json={"rows": trained.feature_rows()})
+    assert answer.status_code == 200, answer.text
+    items = answer.json()["predictions"]
+    assert len(items) == len(trained.test)
+    if trained.data.task == "regression":
+        api = np.array([item["prediction"] for item in items])
+        columns = ["prediction"]
+        assert all("probabilities" not in item for item in items)
+    else:
+        names = [str(label) for label in trained.data.labels]
+        api = np.array([[item["probabilities"][n] for n in names] for item in items])
+        columns = proba_columns(trained)
+        assert [item["prediction"] for item in items] == from_parquet[
+            "prediction"
+        ].tolist()
+    for table in (from_csv, from_parquet):
+        assert np.array_equal(table[columns].to_numpy().squeeze(), expected)
+    assert np.array_equal(api, expected)
+    # The metrics the evaluate stage wrote follow from these very numbers.
+    evaluator = build_evaluator(trained.params)
+    targets = encode_targets(trained.test[trained.data.target], trained.data)
+    scores = evaluator.metrics(targets, expected)
+    written = json.loads(trained.settings.metrics_file.read_text())
+    assert {key: written[key] for key in scores} == scores
+
+
+def test_predict_stops_on_bad_rows_naming_them_and_writes_nothing(
+    trained: Trained, tmp_path: Path
+) -> None:
+    column = trained.data.numeric[0]
+    rows = trained.test.head(5).astype({column: object})
+    rows.loc[rows.index[2], column] = "not a number"
+    source, destination = tmp_path / "bad.csv", tmp_path / "out.csv"
+    rows.to_csv(source, index=False)
+    result = run_predict(trained, source, destination)
+    assert result.exit_code == 1
+    assert column in result.output and "not a number" in result.output
+    assert not destination.exists()
+    assert list(tmp_path.iterdir()) == [source]
+
+
+def test_mlflow_model_and_predict_from_the_registry_give_identical_numbers(
+    trained: Trained, tmp_path: Path
+) -> None:
+    source, destination = tmp_path / "test.parquet", tmp_path / "out.parquet"
+    trained.test.to_parquet(source, index=False)
+    result = run_predict(trained, source, destination, "--model", trained.champion)
+    assert result.exit_code == 0, result.output
+    from_registry = pd.read_parquet(destination)
+    with using(f"sqlite:///{trained.settings.tracking_store_file}"):
+        model = mlflow.pyfunc.load_model(trained.champion)
+    # Raw rows exactly as the data has them: the model brings its transform.
+    from_pyfunc = model.predict(trained.test[list(trained.data.features)])
+    columns = ["prediction", *proba_columns(trained)]
+    expected = evaluate_outputs(trained)
+    numbers = columns[1:] or columns
+    for table in (from_registry, from_pyfunc):
+        assert np.array_equal(table[numbers].to_numpy().squeeze(), expected)
+    assert from_pyfunc["prediction"].tolist() == from_registry["prediction"].tolist()
+
+
+def test_predict_names_a_registry_model_it_cannot_find_and_writes_nothing(
+    trained: Trained, tmp_path: Path
+) -> None:
+    source = tmp_path / "rows.csv"
+    trained.test.head(3).to_csv(source, index=False)
+    result = run_predict(
+        trained, source, tmp_path / "out.csv", "--model", "models:/absent@champion"
+    )
+    assert result.exit_code == 1
+    assert "models:/absent@champion" in result.output
+    assert list(tmp_path.iterdir()) == [source]
+
+
+def test_health_ready_and_metadata_describe_the_loaded_model(
+    trained: Trained, client: TestClient
+) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/ready").json() == {"status": "ready"}
+    metadata = client.get("/metadata").json()
+    assert metadata["task"] == trained.data.task
+    assert metadata["classes"] == trained.data.classes
+    assert list(metadata["features"]) == list(trained.data.features)
+    model = trained.settings.model_file.read_bytes()
+    assert len(metadata["model_sha256"]) == 64 and model
+
+
+def test_model_files_are_readable_by_the_service_user(trained: Trained) -> None:
+    # The Docker image's service runs as its own user, on a mounted models/.
+    for path in (trained.settings.model_file, trained.settings.transform_file):
+        mode = path.stat().st_mode
+        assert mode & 0o044 == 0o044, (path.name, oct(mode))
+
+
+def test_predictions_come_back_in_request_order(
+    trained: Trained, client: TestClient
+) -> None:
+    rows = trained.feature_rows()[:6]
+    forward = client.post("/predict", json={"rows": rows}).json()["predictions"]
+    backward = client.post("/predict", json={"rows": rows[::-1]}).json()["predictions"]
+    # A network's float rounding may depend on the batch a row comes in.
+    assert len(backward) == len(rows)
+    for one, other in zip(backward, forward[::-1]):
+        if trained.data.task == "regression":
+            assert one["prediction"] == pytest.approx(other["prediction"], rel=1e-6)
+        else:
+            assert one["prediction"] == other["prediction"]
+            assert one["probabilities"] == pytest.approx(
+                other["probabilities"], rel=1e-6, abs=1e-9
+            )
+
+
+def bad_requests(trained: Trained) -> dict[str, dict[str, Any]]:
+    """Each kind of malformed request, as keyword arguments of ``client.post``."""
+    row = trained.feature_rows()[0]
+    numeric = trained.data.numeric[0]
+    required = next(
+        name for name, spec in trained.data.features.items() if not spec.nullable
+    )
+    limit = Settings().max_rows
+
+    def raw(text: str) -> dict[str, Any]:
+        return {"content": text, "headers": {"content-type": "application/json"}}
+
+    cases = {
+        "not JSON": raw('{"rows": [ '),
+        "not an object": {"json": [row]},
+        "rows missing": {"json": {}},
+        "empty list": {"json": {"rows": []}},
+        "too many rows": {"json": {"rows": [row] * (limit + 1)}},
+        "missing column": {
+            "json": {"rows": [{k: v for k, v in row.items() if k != required}]}
+        },
+        "extra column": {"json": {"rows": [{**row, "unknown column": 1.0}]}},
+        "text for a number": {"json": {"rows": [{**row, numeric: "high"}]}},
+        "NaN": raw(json.dumps({"rows": [{**row, numeric: math.nan}]})),
+        "Infinity": raw(json.dumps({"rows": [{**row, numeric: -math.inf}]})),
+        "null where not nullable": {"json": {"rows": [{**row, required: None}]}},
+        "oversized body": raw(" " * (Settings().max_body_bytes + 1)),
+    }
+    if trained.data.categorical:
+        category = trained.data.categorical[0]
+        cases["number for a category"] = {"json": {"rows": [{**row, category: 3.5}]}}
+        if trained.data.features[category].categories:
+            unknown = {**row, category: "not a listed category"}
+            cases["unknown category"] = {"json": {"rows": [unknown]}}
+    return cases
+
+
+def test_every_malformed_request_gets_a_4xx_that_says_what_is_wrong(
+    trained: Trained, client: TestClient
+) -> None:
+    statuses = {}
+    for name, request in bad_requests(trained).items():
+        answer = client.post("/predict", **request)
+        statuses[name] = answer.status_code
+        assert 400 <= answer.status_code < 500, (name, answer.text)
+        assert answer.json()["detail"], name
+    assert statuses["oversized body"] == 413
+    assert statuses["too many rows"] == 422
+    listed = [spec.categories for spec in trained.data.features.values()]
+    if any(listed):
+        assert statuses["unknown category"] == 422
+    # The service still answers after all of them.
+    assert client.get("/ready").status_code == 200
+
+
+def test_requests_name_the_column_at_fault(
+    trained: Trained, client: TestClient
+) -> None:
+    numeric = trained.data.numeric[0]
+    row = {**trained.feature_rows()[0], numeric: "high"}
+    detail = client.post("/predict", json={"rows": [row]}).json()["detail"]
+    assert detail == [
+        {"loc": ["body", "rows", 0, numeric], "msg": "Input should be a valid number"}
+    ]
+
+
+def test_no_request_the_schema_allows_or_forbids_gets_a_5xx(trained: Trained) -> None:
+    """Requests generated from the OpenAPI schema, valid ones and invalid ones,
+    sent in-process; seeded and bounded so that runs are repeatable."""
+    app: FastAPI = create_app(trained.settings)
+    with TestClient(app):  # runs the lifespan: the model loads
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            modes = [GenerationMode.POSITIVE]
+            if operation.method.upper() == "POST":
+                modes.append(GenerationMode.NEGATIVE)
+            for mode in modes:
+
+                @given(case=operation.as_strategy(generation_mode=mode))
+                @settings(
+                    max_examples=40,
+                    derandomize=True,
+                    database=None,
+                    deadline=None,
+                    suppress_health_check=list(HealthCheck),
+                )
+                def check(case: Any) -> None:
+                    case.call_and_validate(checks=[not_a_server_error])
+
+                check()

@@ -1,0 +1,106 @@
+"""Settings (paths, environment overrides) and params.yaml loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import PROJECT_ROOT
+
+from {{ cookiecutter.package_name }}.config import (
+    ENV_PREFIX,
+    Settings,
+    find_project_root,
+)
+from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.params import load_params
+
+
+def test_paths_resolve_against_project_root(tmp_path: Path) -> None:
+    settings = Settings(project_root=tmp_path)
+    assert settings.data_dir == tmp_path.resolve() / "data"
+    assert settings.raw_file == tmp_path.resolve() / "data" / "raw" / "dataset.parquet"
+    assert settings.processed_file.parent.parent == settings.data_dir
+    assert settings.live_dir == tmp_path.resolve() / "reports" / "live"
+    assert settings.params_file == tmp_path.resolve() / "params.yaml"
+
+
+def declared_paths(stage: dict[str, Any]) -> set[str]:
+    """Every output, metric and plot path a dvc.yaml stage declares."""
+    entries = [*stage.get("outs", []), *stage.get("metrics", [])]
+    entries += stage.get("plots", [])
+    return {entry if isinstance(entry, str) else next(iter(entry)) for entry in entries}
+
+
+def test_dvc_yaml_declares_the_files_config_names() -> None:
+    stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
+    settings = Settings(project_root=PROJECT_ROOT)
+
+    def relative(*paths: Path) -> set[str]:
+        return {path.relative_to(settings.project_root).as_posix() for path in paths}
+
+    assert declared_paths(stages["ingest"]) == relative(settings.raw_file)
+    assert declared_paths(stages["prepare"]) == relative(
+        settings.train_file, settings.test_file
+    )
+    assert declared_paths(stages["features"]) == relative(
+        settings.processed_file, settings.transform_file
+    )
+    # DVCLive lays out its own folder: metrics.json and plots/ in it.
+    assert declared_paths(stages["train"]) == relative(
+        settings.model_file,
+        settings.training_run_info_file,
+        settings.live_dir / "metrics.json",
+        settings.live_dir / "plots",
+    )
+    assert relative(
+        settings.metrics_file,
+        settings.evaluation_run_info_file,
+        settings.evaluation_figures_dir,
+        settings.plots_dir,
+    ) == declared_paths(stages["evaluate"])
+    assert declared_paths(stages["monitor"]) == relative(
+        settings.drift_report_file, settings.drift_figure_file
+    )
+
+
+def test_environment_overrides_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_PREFIX + "PROJECT_ROOT", str(tmp_path))
+    monkeypatch.setenv(ENV_PREFIX + "DATA_DIR", "/mnt/data")
+    monkeypatch.setenv(ENV_PREFIX + "LOG_LEVEL", "debug")
+    settings = Settings()
+    assert settings.data_dir == Path("/mnt/data")
+    assert settings.log_level == "DEBUG"
+
+
+def test_project_root_is_found_from_a_subfolder(tmp_path: Path) -> None:
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    assert find_project_root(nested) == tmp_path.resolve()
+
+
+def test_repository_params_are_valid() -> None:
+    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    assert params.data.source == "sklearn:breast_cancer"
+    assert params.train.model
+    assert 0 < params.data.test_size < 1
+
+
+def test_unknown_key_is_a_config_error(tmp_path: Path) -> None:
+    source = Path(__file__).resolve().parents[1] / "params.yaml"
+    params = yaml.safe_load(source.read_text())
+    params["data"]["tset_size"] = 0.3
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(ConfigError, match="tset_size"):
+        load_params(path)
+
+
+def test_missing_params_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_params(tmp_path / "params.yaml")

@@ -1,0 +1,333 @@
+"""The DVC pipeline end to end, in a throw-away git repository.
+
+The first ``dvc repro`` runs every stage; a second runs none; forced re-runs
+write bit-identical outputs; changing a training parameter re-runs only
+the stages after ``features``; ``dvc exp run -S`` works and ``dvc exp show``
+lists the metrics. The MLflow store at the project root then holds one run
+with the training and test metrics, tagged with the git commit, and the
+registered model's ``champion`` alias points at that run's version. Own data
+sets adopted with ``init-data`` (string labels of three classes, categorical
+columns with missing values, a regression target) run end to end with no
+further edit. Every package module a stage imports (recorded while it runs)
+is one of its deps, so editing the code behind an output makes it stale.
+Everything checked is parsed from dvc.lock, dvc.yaml or JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import (
+    DATA_SETS,
+    PROJECT_ROOT,
+    adopt,
+    copy_project,
+    run,
+    update_params,
+)
+from mlflow.tracking import MlflowClient
+
+pytestmark = pytest.mark.slow
+
+UPSTREAM = ("ingest", "prepare", "features")
+DOWNSTREAM = ("train", "evaluate", "register", "monitor")
+
+
+def dvc(root: Path, *args: str) -> str:
+    return run([sys.executable, "-m", "dvc", *args], root).stdout
+
+
+def git(root: Path, *args: str) -> str:
+    return run(["git", *args], root).stdout
+
+
+def read_lock(root: Path) -> dict[str, Any]:
+    lock: dict[str, Any] = yaml.safe_load((root / "dvc.lock").read_text())
+    return lock
+
+
+def out_hashes(root: Path) -> dict[str, str]:
+    """``{output path: md5}`` for every output of every stage in dvc.lock."""
+    return {
+        out["path"]: out["md5"]
+        for stage in read_lock(root)["stages"].values()
+        for out in stage.get("outs", [])
+    }
+
+
+def stage_outputs(root: Path) -> dict[str, list[str]]:
+    return {
+        name: [out["path"] for out in stage.get("outs", [])]
+        for name, stage in read_lock(root)["stages"].items()
+    }
+
+
+def modified_times(root: Path) -> dict[str, int]:
+    """Latest modification time (ns) of each output file or folder."""
+    times = {}
+    for outputs in stage_outputs(root).values():
+        for name in outputs:
+            path = root / name
+            files = (
+                [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+            )
+            times[name] = max(p.stat().st_mtime_ns for p in files)
+    return times
+
+
+def git_repository(root: Path) -> None:
+    """Make ``root`` a git + DVC repository with one commit."""
+    git(root, "init", "-q")
+    git(root, "config", "user.name", "Pipeline Test")
+    git(root, "config", "user.email", "pipeline-test@example.com")
+    dvc(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Project")
+
+
+PACKAGE = "{{ cookiecutter.package_name }}"
+# Python runs a `sitecustomize` module it finds on its path at start-up: this
+# one records, when the process ends, the package modules the process loaded.
+RECORDER = """
+import atexit, json, os, sys
+
+def _record_imports():
+    package = os.environ["RECORD_IMPORTS_PACKAGE"]
+    loaded = {
+        module.__file__
+        for name, module in list(sys.modules.items())
+        if name.split(".")[0] == package and getattr(module, "__file__", None)
+    }
+    folder = os.environ["RECORD_IMPORTS_DIR"]
+    with open(os.path.join(folder, f"{os.getpid()}.json"), "w") as handle:
+        json.dump({"argv": sys.argv, "files": sorted(loaded)}, handle)
+
+atexit.register(_record_imports)
+"""
+
+
+@pytest.fixture(scope="module")
+def imports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the first ``dvc repro`` records the modules each stage imported."""
+    return tmp_path_factory.mktemp("imports")
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory, imports: Path) -> Path:
+    """A git+DVC copy of the project after one committed ``dvc repro``."""
+    root = copy_project(tmp_path_factory.mktemp("pipeline") / "project")
+    git_repository(root)
+    recorder = tmp_path_factory.mktemp("recorder")
+    (recorder / "sitecustomize.py").write_text(RECORDER)
+    run(
+        [sys.executable, "-m", "dvc", "repro"],
+        root,
+        PYTHONPATH=str(recorder),
+        RECORD_IMPORTS_DIR=str(imports),
+        RECORD_IMPORTS_PACKAGE=PACKAGE,
+    )
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Run the pipeline")
+    return root
+
+
+def imported_by_stage(imports: Path) -> dict[str, set[str]]:
+    """``{stage: {src/<package>/... file}}`` from the recorded stage processes."""
+    stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
+    imported: dict[str, set[str]] = {}
+    for record in imports.glob("*.json"):
+        process = json.loads(record.read_text())
+        argv = process["argv"]
+        stage = next((arg for arg in argv[1:] if arg in stages), None)
+        if stage is None or not argv[0].endswith("__main__.py"):
+            continue  # dvc itself, or a process of no stage
+        package_dir = Path(argv[0]).parent
+        imported.setdefault(stage, set()).update(
+            (Path("src") / Path(file).relative_to(package_dir.parent)).as_posix()
+            for file in process["files"]
+        )
+    return imported
+
+
+def test_every_module_a_stage_imports_is_one_of_its_deps(
+    repo: Path, imports: Path
+) -> None:
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    imported = imported_by_stage(imports)
+    assert set(imported) == set(stages), "some stage was not recorded"
+    uncovered = {
+        stage: sorted(
+            file
+            for file in files
+            if not any(
+                file == dep or file.startswith(dep.rstrip("/") + "/")
+                for dep in stages[stage]["deps"]
+            )
+        )
+        for stage, files in imported.items()
+    }
+    assert uncovered == dict.fromkeys(stages, [])
+    # The CLI imports a stage's module when the stage runs: recorded too.
+    assert f"src/{PACKAGE}/modeling/train.py" in imported["train"]
+
+
+def test_editing_the_split_function_makes_train_and_what_follows_stale(
+    repo: Path,
+) -> None:
+    split = repo / "src" / PACKAGE / "data" / "split.py"
+    source = split.read_text()
+    edited = source.replace(
+        "    rng = np.random.default_rng(seed)\n",
+        "    rng = np.random.default_rng(seed + 1)\n",
+        1,
+    )
+    assert edited != source
+    split.write_text(edited)
+    try:
+        stale = set(json.loads(dvc(repo, "status", "--json")))
+    finally:
+        git(repo, "checkout", "--", split.relative_to(repo).as_posix())
+    assert set(DOWNSTREAM) <= stale
+    assert json.loads(dvc(repo, "status", "--json")) == {}
+
+
+def test_first_repro_writes_every_output(repo: Path) -> None:
+    lock = read_lock(repo)
+    assert set(lock["stages"]) == {*UPSTREAM, *DOWNSTREAM}
+    for path in out_hashes(repo):
+        assert (repo / path).exists(), path
+    metrics = json.loads((repo / "reports" / "metrics.json").read_text())
+    assert metrics["roc_auc"] > 0.9
+    assert metrics["accuracy"] > 0.85
+    figures = {p.name for p in (repo / "reports" / "figures" / "evaluation").iterdir()}
+    assert figures == {
+        "confusion_matrix.png",
+        "roc_curve.png",
+        "precision_recall_curve.png",
+    }
+
+
+def test_first_repro_tracks_one_run_and_promotes_its_model(repo: Path) -> None:
+    client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
+    (experiment,) = [
+        e for e in client.search_experiments() if e.name != "Default"
+    ]  # fmt: skip
+    (tracked,) = client.search_runs([experiment.experiment_id])
+    written = json.loads((repo / "reports" / "metrics.json").read_text())
+    metrics = tracked.data.metrics
+    assert {f"test_{key}": value for key, value in written.items()}.items() <= (
+        metrics.items()
+    )
+    assert {"train_loss", "val_loss"} <= set(metrics)
+    tags = tracked.data.tags
+    commit = git(repo, "rev-list", "--max-parents=0", "HEAD").strip()
+    assert tags["mlflow.source.git.commit"] == commit
+    assert tags["git_dirty"] == "False"
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    name = params["register"]["name"]
+    champion = client.get_model_version_by_alias(name, "champion")
+    assert champion.run_id == tracked.info.run_id
+    # The store is the run history, not a pipeline output: git ignores it.
+    assert git(repo, "status", "--porcelain", "--ignored", "mlflow.db").startswith("!!")
+
+
+def test_second_repro_runs_nothing(repo: Path) -> None:
+    lock_before, times_before = read_lock(repo), modified_times(repo)
+    dvc(repo, "repro")
+    assert read_lock(repo) == lock_before
+    assert modified_times(repo) == times_before
+    assert json.loads(dvc(repo, "status", "--json")) == {}
+
+
+def test_forced_repro_is_bitwise_reproducible(repo: Path) -> None:
+    expected = out_hashes(repo)
+    for _ in range(2):
+        dvc(repo, "repro", "-f")
+        assert out_hashes(repo) == expected
+
+
+def test_changing_a_train_param_reruns_only_the_stages_after_it(repo: Path) -> None:
+    outputs, times_before = stage_outputs(repo), modified_times(repo)
+    lock_before = read_lock(repo)
+    update_params(repo, "train", "val_size", 0.25)
+
+    dvc(repo, "repro")
+
+    times_after = modified_times(repo)
+    for stage in UPSTREAM:
+        for path in outputs[stage]:
+            assert times_after[path] == times_before[path], f"{stage} re-ran"
+        assert read_lock(repo)["stages"][stage] == lock_before["stages"][stage]
+    for stage in DOWNSTREAM:
+        for path in outputs[stage]:
+            assert times_after[path] > times_before[path], f"{stage} did not run"
+    train_params = read_lock(repo)["stages"]["train"]["params"]["params.yaml"]
+    assert train_params["train"]["val_size"] == 0.25
+
+    git(repo, "checkout", "--", "params.yaml")
+    dvc(repo, "repro")
+    assert read_lock(repo) == lock_before
+
+
+def test_experiment_with_a_changed_param_is_listed(repo: Path) -> None:
+    dvc(repo, "exp", "run", "-S", "train.val_size=0.3")
+    rows = json.loads(dvc(repo, "exp", "show", "--json"))
+    experiments = [
+        rev
+        for row in rows
+        for experiment in row.get("experiments") or []
+        for rev in experiment["revs"]
+    ]
+    assert len(experiments) == 1
+    data = experiments[0]["data"]
+    assert data["params"]["params.yaml"]["data"]["train"]["val_size"] == 0.3
+    metrics = data["metrics"]["reports/metrics.json"]["data"]
+    assert {"accuracy", "f1", "roc_auc", "log_loss"} <= set(metrics)
+    assert "reports/live/metrics.json" in data["metrics"]
+
+
+# Scores a person would call sensible on each own data set, and the metric keys
+# its evaluator must write.
+EXPECTED = {
+    "multiclass-string-labels": (
+        {"accuracy": 0.8, "f1_macro": 0.8, "roc_auc_ovr": 0.9},
+        {"accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "log_loss"},
+        "per_class.png",
+    ),
+    "categorical-with-missing": (
+        {"accuracy": 0.75, "roc_auc": 0.8},
+        {"accuracy", "precision", "recall", "f1", "roc_auc", "average_precision"},
+        "roc_curve.png",
+    ),
+    "regression": (
+        {"r2": 0.3},
+        {"rmse", "mae", "r2"},
+        "residuals.png",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DATA_SETS))
+def test_own_data_runs_end_to_end_after_init_data(tmp_path: Path, name: str) -> None:
+    root = copy_project(tmp_path / "project")
+    git_repository(root)
+    params = adopt(root, name)
+    dvc(root, "repro")
+    metrics = json.loads((root / "reports" / "metrics.json").read_text())
+    minimums, keys, figure = EXPECTED[name]
+    assert keys <= set(metrics)
+    for key, minimum in minimums.items():
+        assert metrics[key] > minimum, metrics
+    assert (root / "reports" / "figures" / "evaluation" / figure).is_file()
+    # The monitor stage checks the test split against the training split.
+    drift = json.loads((root / "reports" / "drift" / "drift.json").read_text())
+    assert drift["drift"] is False, drift["drifted_columns"]
+    tested = {*params["data"]["features"], "label", "prediction"}
+    assert set(drift["columns"]) == tested
+    # A second run has nothing to do: the pipeline's inputs are all declared.
+    assert json.loads(dvc(root, "status", "--json")) == {}
