@@ -26,6 +26,9 @@ from relock import PROJECT_FOLDER, released_lock_at
 # with today's layout.
 FIRST_RELEASE = "81b3cb5a42c0cbe9fb1a765542ddeb4256ba19c5"
 GIT_IDENTITY = ["-c", "user.name=reproml tests", "-c", "user.email=tests@example.org"]
+# The last commit whose package was flat (train.py, features.py, data.py ...),
+# before the modules moved into sub-packages by stage of the model's life.
+FLAT_LAYOUT = "0a969fb6d288e9f8243c382b399489af2c55f34d"
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -151,6 +154,68 @@ def test_the_lock_a_release_shipped_is_found_in_that_releases_layout(
         )
         found = released_lock_at(template_repo.path, tag, framework)
         assert found == shipped.read_bytes()
+
+
+# A user's edits of modules that moved: (path before the move, path after it,
+# the line the user changed, what they made of it).
+MOVED_EDITS = [
+    (
+        "src/my_ml_project/train.py",
+        "src/my_ml_project/modeling/train.py",
+        "    data = hashlib.sha256()\n",
+        "    data = hashlib.sha256(b\"our salt\")\n",
+    ),
+    (
+        "src/my_ml_project/features.py",
+        "src/my_ml_project/features/transform.py",
+        "        tiny = 64 * np.finfo(np.float64).eps",
+        "        tiny = 128 * np.finfo(np.float64).eps",
+    ),
+    (  # data.py was split: the split function went to data/split.py
+        "src/my_ml_project/data.py",
+        "src/my_ml_project/data/split.py",
+        "    rng = np.random.default_rng(seed)\n",
+        "    rng = np.random.default_rng(seed + 1)\n",
+    ),
+    (
+        "tests/test_features.py",
+        "tests/features/test_transform.py",
+        "def test_",
+        "def test_ours():\n    assert True\n\n\ndef test_",
+    ),
+]
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "sklearn"])
+def test_update_across_the_move_to_sub_packages_keeps_edits_of_moved_modules(
+    template_repo: TemplateRepo, tmp_path: Path, framework: str
+) -> None:
+    project = template_repo.render(
+        tmp_path / "updated", FLAT_LAYOUT, ml_framework=framework
+    ).path
+    for old, _, line, edited in MOVED_EDITS:
+        path = project / old
+        text = path.read_text()
+        assert line in text, (old, line)
+        path.write_text(text.replace(line, edited, 1))
+    commit_all(project, "Our changes")
+    update(project, "2.0.0")
+    fresh = template_repo.render(tmp_path / "fresh", "2.0.0", ml_framework=framework)
+    expected = snapshot(fresh.path)
+    for old, new, line, edited in MOVED_EDITS:
+        assert not (project / old).exists()
+        text = expected[new].decode()
+        assert line in text, (new, line)
+        expected[new] = text.replace(line, edited, 1).encode()
+    updated = snapshot(project)
+    assert not [name for name in updated if name.endswith(".rej")]
+    assert not [
+        name
+        for name, text in updated.items()
+        if b"<<<<<<<" in text and b"<<<<<<<" not in expected.get(name, b"")
+    ]
+    assert updated == expected
+    run(tool("poetry"), "check", "--lock", cwd=project)
 
 
 def test_a_project_on_a_dropped_python_moves_to_the_oldest_supported(
