@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 import yaml
@@ -76,23 +80,35 @@ def test_layout_matches_the_design(project: Project) -> None:
         *(
             f"src/{package}/{module}.py"
             for module in (
-                "cli", "config", "log", "params", "interfaces", "data", "schema",
-                "features", "model", "train", "evaluate", "seeding", "run_info",
-                "adopt", "hashseed", "monitor", "predict", "api",
+                "cli", "config", "params", "errors",
+                "data/sources", "data/tables", "data/schema", "data/split",
+                "data/ingest", "data/prepare", "data/init_data",
+                "features/transform", "features/targets", "features/processed",
+                "features/build",
+                "modeling/interfaces", "modeling/model", "modeling/train",
+                "modeling/evaluators", "modeling/predictor", "modeling/evaluate",
+                "modeling/plots",
+                "tracking/store", "tracking/runs", "tracking/registry",
+                "serving/loading", "serving/batch", "serving/api", "serving/pyfunc",
+                "serving/mlflow_model",
+                "monitoring/statistics", "monitoring/report", "monitoring/monitor",
+                "utils/atomic", "utils/arrays", "utils/figures", "utils/hashseed",
+                "utils/log", "utils/run_info", "utils/seeding",
             )
         ),  # fmt: skip
         *(
-            f"tests/test_{name}.py"
+            f"tests/{name}.py"
             for name in (
-                "config", "cli", "data", "schema", "features", "model", "adopt",
-                "evaluate", "monitor",
+                "conftest", "test_cli", "test_config", "test_pipeline",
+                "test_reproducibility",
+                "data/test_init_data", "data/test_sources_and_split",
+                "data/test_schema", "features/test_transform",
+                "modeling/test_model", "modeling/test_evaluate",
+                "modeling/test_framework", "tracking/test_tracking",
+                "serving/test_serving", "monitoring/test_monitor",
+                "utils/test_hashseed", "utils/test_seeding",
             )  # fmt: skip
         ),
-        "tests/test_hashseed.py",
-        "tests/test_pipeline.py",
-        "tests/test_reproducibility.py",
-        "tests/test_serving.py",
-        "tests/test_framework.py",
         "dvc.yaml",
         "params.yaml",
         ".dvc/config",
@@ -295,6 +311,49 @@ def test_generated_python_passes_the_linters(project: Project, command) -> None:
     run(sys.executable, "-m", *command, cwd=project.path)
 
 
+def lint_imports(package_root: Path, config: Path) -> subprocess.CompletedProcess:
+    """import-linter on the package under `package_root` (its src folder)."""
+    return subprocess.run(
+        [tool("lint-imports"), str(config), "--no-cache"],
+        cwd=package_root.parent,
+        env={**os.environ, "PYTHONPATH": str(package_root)},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_the_package_keeps_its_layers_and_an_upward_import_breaks_them(
+    project: Project, tmp_path: Path
+) -> None:
+    package = project.answers["package_name"]
+    pyproject = project.path / "pyproject.toml"
+    contracts = project.toml("pyproject.toml")["tool"]["importlinter"]["contracts"]
+    assert {contract["type"] for contract in contracts} == {
+        "layers", "independence", "acyclic_siblings",
+    }  # fmt: skip
+    kept = lint_imports(project.path / "src", pyproject)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    assert "0 broken" in kept.stdout
+    # The data layer may not reach up to serving.
+    source = tmp_path / "src"
+    shutil.copytree(project.path / "src", source)
+    sources = source / package / "data" / "sources.py"
+    sources.write_text(sources.read_text() + "\nfrom ..serving import api  # noqa\n")
+    broken = lint_imports(source, pyproject)
+    assert broken.returncode != 0
+    verdicts = dict(
+        line.rsplit(" ", 1)
+        for line in broken.stdout.splitlines()
+        if line.endswith((" KEPT", " BROKEN"))
+    )
+    layers = next(c["name"] for c in contracts if c["type"] == "layers")
+    assert verdicts[layers] == "BROKEN"
+    assert "-> " + package + ".serving.api" in " ".join(broken.stdout.split())
+    hooks = yaml.safe_load((project.path / ".pre-commit-config.yaml").read_text())
+    entries = [hook["entry"] for repo in hooks["repos"] for hook in repo["hooks"]]
+    assert "lint-imports" in entries
+
+
 def test_names_are_derived_from_an_awkward_project_name(tmp_path) -> None:
     from conftest import render
 
@@ -316,7 +375,7 @@ def test_pipeline_stages_call_the_package_with_real_inputs(project: Project) -> 
         assert stage["cmd"].split() == ["python", "-m", package, name]
         for dependency in stage["deps"]:
             if dependency.startswith("src/"):
-                assert (project.path / dependency).is_file(), dependency
+                assert (project.path / dependency).exists(), dependency
         for dotted in stage.get("params", []):
             value = params
             for key in dotted.split("."):
@@ -350,7 +409,9 @@ def test_pytorch_projects_ship_scale_out_and_keep_checkpoints_out(
         for name in (
             "docs/scaling-out.md",
             "benchmarks/throughput.py",
-            "tests/test_scale_out.py",
+            "tests/modeling/test_scale_out.py",
+            f"src/{project.answers['package_name']}/modeling/batching.py",
+            f"src/{project.answers['package_name']}/modeling/checkpoints.py",
         )
     }
     assert shipped == dict.fromkeys(shipped, pytorch)

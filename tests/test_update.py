@@ -163,7 +163,7 @@ MOVED_EDITS = [
         "src/my_ml_project/train.py",
         "src/my_ml_project/modeling/train.py",
         "    data = hashlib.sha256()\n",
-        "    data = hashlib.sha256(b\"our salt\")\n",
+        '    data = hashlib.sha256(b"our salt")\n',
     ),
     (
         "src/my_ml_project/features.py",

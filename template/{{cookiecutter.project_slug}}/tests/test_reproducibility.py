@@ -12,6 +12,7 @@ import pytest
 from conftest import adopt, copy_project, run, update_params
 
 pytestmark = pytest.mark.slow
+PACKAGE = "{{ cookiecutter.package_name }}"
 
 
 def digest(path: Path) -> str:
@@ -19,7 +20,7 @@ def digest(path: Path) -> str:
 
 
 def train_and_hash(root: Path) -> tuple[str, str]:
-    run([sys.executable, "-m", "{{ cookiecutter.package_name }}", "train"], root)
+    run([sys.executable, "-m", PACKAGE, "train"], root)
     (model,) = (root / "models").glob("model.*")
     return digest(model), digest(root / "reports" / "live" / "metrics.json")
 
@@ -30,7 +31,7 @@ def test_same_seed_same_weights_and_metrics(tmp_path: Path, data_set: str) -> No
     if data_set != "default":
         adopt(root, data_set)
     for stage in ("ingest", "prepare", "features"):
-        run([sys.executable, "-m", "{{ cookiecutter.package_name }}", stage], root)
+        run([sys.executable, "-m", PACKAGE, stage], root)
 
     first = train_and_hash(root)
     second = train_and_hash(root)
@@ -45,8 +46,8 @@ def test_training_ignores_the_hash_seed_of_its_launcher(tmp_path: Path) -> None:
     """The CLI runs a stage with the project's hash seed, however it is started."""
     root = copy_project(tmp_path / "project")
     for stage in ("ingest", "prepare", "features"):
-        run([sys.executable, "-m", "{{ cookiecutter.package_name }}", stage], root)
-    train = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "train"]
+        run([sys.executable, "-m", PACKAGE, stage], root)
+    train = [sys.executable, "-m", PACKAGE, "train"]
     live = root / "reports" / "live"
 
     def outputs() -> dict[str, bytes]:
@@ -60,8 +61,8 @@ def test_training_ignores_the_hash_seed_of_its_launcher(tmp_path: Path) -> None:
     assert info["environment"]["PYTHONHASHSEED"] == "0"
     # Another hash seed orders the same set of names differently.
     probe = (
-        "from {{ cookiecutter.package_name }}.utils.run_info import string_hash_order; "
-        "print(string_hash_order())"
+        f"from {PACKAGE}.utils.run_info import string_hash_order;"
+        " print(string_hash_order())"
     )
     other = run([sys.executable, "-c", probe], root, PYTHONHASHSEED="1234")
     assert other.stdout.strip() != str(info["string_hash_order"])

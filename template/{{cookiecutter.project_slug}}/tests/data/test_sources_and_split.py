@@ -11,7 +11,11 @@ from conftest import frame_params, make_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from {{ cookiecutter.package_name }}.data.sources import FileSource, SklearnSource, get_source
+from {{ cookiecutter.package_name }}.data.sources import (
+    FileSource,
+    SklearnSource,
+    get_source,
+)
 from {{ cookiecutter.package_name }}.data.split import check_class_sizes, split_frame
 from {{ cookiecutter.package_name }}.data.tables import read_table
 from {{ cookiecutter.package_name }}.errors import ConfigError, DataValidationError

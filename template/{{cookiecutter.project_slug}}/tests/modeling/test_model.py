@@ -16,7 +16,11 @@ from hypothesis.extra.numpy import arrays
 from {{ cookiecutter.package_name }}.config import MODEL_FILE
 from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.modeling.interfaces import Model
-from {{ cookiecutter.package_name }}.modeling.model import DEFAULT_MODELS, MODELS, load_model
+from {{ cookiecutter.package_name }}.modeling.model import (
+    DEFAULT_MODELS,
+    MODELS,
+    load_model,
+)
 from {{ cookiecutter.package_name }}.modeling.train import build_model, resolve_model
 from {{ cookiecutter.package_name }}.params import Params, TrainParams
 from {{ cookiecutter.package_name }}.utils.seeding import seed_everything

@@ -34,7 +34,11 @@ from {{ cookiecutter.package_name }}.modeling.train import train
 from {{ cookiecutter.package_name }}.params import load_params
 from {{ cookiecutter.package_name }}.tracking.registry import CHAMPION, register
 from {{ cookiecutter.package_name }}.tracking.runs import flatten, locked_requirements
-from {{ cookiecutter.package_name }}.tracking.store import MODEL_HASH_TAG, Tracker, kept_random_state
+from {{ cookiecutter.package_name }}.tracking.store import (
+    MODEL_HASH_TAG,
+    Tracker,
+    kept_random_state,
+)
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 slow = pytest.mark.slow

@@ -14,7 +14,10 @@ import pytest
 import yaml
 from conftest import PROJECT_ROOT, subprocess_env
 
-from {{ cookiecutter.package_name }}.utils.hashseed import SEEDED_COMMANDS, needs_hash_seed
+from {{ cookiecutter.package_name }}.utils.hashseed import (
+    SEEDED_COMMANDS,
+    needs_hash_seed,
+)
 
 
 def test_every_stage_is_a_plain_command_run_with_the_hash_seed() -> None:
