@@ -18,7 +18,11 @@ from typer.testing import CliRunner
 from {{ cookiecutter.package_name }} import params
 from {{ cookiecutter.package_name }}.cli import DRIFT_EXIT_CODE, app
 from {{ cookiecutter.package_name }}.monitoring import monitor, statistics
-from {{ cookiecutter.package_name }}.monitoring.report import DriftReport
+from {{ cookiecutter.package_name }}.monitoring.report import (
+    MAX_PANELS,
+    DriftReport,
+    shown_columns,
+)
 
 SETTINGS = params.MonitorParams()
 NUMERIC = ["x0", "x1", "x2", "x3"]
@@ -232,3 +236,25 @@ def test_monitor_passes_a_resample_and_names_a_shifted_feature(
     assert report["columns"]["mean texture"]["drifted"] is True
     assert report["performance"] is None
     assert "mean texture" in output
+
+
+def test_past_sixteen_columns_the_figure_keeps_drifted_columns_and_outputs() -> None:
+    def tested(role: str, p_value: float) -> statistics.ColumnDrift:
+        return statistics.ColumnDrift(
+            role, "numeric", 0.0, p_value, {"ks": 0.0, "psi": 0.0}, {}, p_value
+        )
+
+    columns = {f"x{i}": tested("feature", 1.0) for i in range(30)}
+    columns["x25"] = tested("feature", 1e-9)
+    columns["x25"].drifted = True
+    columns["x7"] = tested("feature", 0.01)
+    columns["label"] = tested("label", 1.0)
+    columns["prediction"] = tested("prediction", 1.0)
+    rows = {"reference": 10, "current": 10}
+    samples = {name: (np.zeros(3), np.zeros(3)) for name in columns}
+    drift_report = DriftReport(columns, rows, SETTINGS, samples=samples)
+    shown = shown_columns(drift_report)
+    assert len(shown) == MAX_PANELS
+    assert {"x25", "x7", "label", "prediction"} <= set(shown)
+    assert shown == [name for name in columns if name in shown]  # the report's order
+    assert shown_columns(drift_report, limit=40) == list(columns)

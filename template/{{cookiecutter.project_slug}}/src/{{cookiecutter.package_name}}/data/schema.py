@@ -20,6 +20,7 @@ from pandera.errors import SchemaErrors
 
 from ..errors import DataValidationError
 from ..params import DataParams, FeatureSpec
+from ..utils.arrays import plain
 
 MAX_EXAMPLES = 3
 
@@ -179,8 +180,3 @@ def _describe_values(
     if check == "not_nullable":
         return f"column {column!r} has {len(cases)} {problem}{where}"
     return f"column {column!r} has {len(cases)} {problem}, e.g. {examples}{where}"
-
-
-def plain(value: object) -> object:
-    """A NumPy scalar as the Python value a person would type."""
-    return value.item() if isinstance(value, np.generic) else value

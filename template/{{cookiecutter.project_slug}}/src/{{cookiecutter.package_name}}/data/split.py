@@ -13,8 +13,7 @@ import pandas as pd
 
 from ..errors import DataValidationError
 from ..params import DataParams
-from ..utils.arrays import IntArray
-from .schema import plain
+from ..utils.arrays import IntArray, plain
 
 
 def split_sizes(count: int, share: float) -> int:

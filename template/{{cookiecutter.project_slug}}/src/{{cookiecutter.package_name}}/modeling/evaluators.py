@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 
 from ..errors import ConfigError
 from ..params import EvaluateParams, Params
@@ -28,6 +28,14 @@ CURVE_POINTS = 1_000
 """Most points of a curve in its plot data and figure: plenty to draw it, few
 enough for ``dvc plots`` to render and git to hold (a curve of a large test
 split has a point per distinct score)."""
+
+
+def sklearn_metrics() -> ModuleType:
+    """scikit-learn's metrics, imported on first use: training and serving,
+    which only decide classes, do not pay for loading them."""
+    from sklearn import metrics
+
+    return metrics
 
 
 def class_positions(outputs: FloatArray, threshold: float | None) -> IntArray:
@@ -68,6 +76,8 @@ def _confusion(
     labels: np.ndarray, predicted: np.ndarray, class_names: list[str]
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Confusion matrix and its long form for ``dvc plots``, by class name."""
+    skm = sklearn_metrics()
+
     classes = list(range(len(class_names)))
     matrix = skm.confusion_matrix(labels, predicted, labels=classes)
     names = np.asarray(class_names, dtype=object)
@@ -92,6 +102,8 @@ class BinaryClassificationEvaluator:
 
     def metrics(self, targets: np.ndarray, outputs: FloatArray) -> dict[str, float]:
         """Accuracy, precision, recall, F1, ROC AUC, average precision, log loss."""
+        skm = sklearn_metrics()
+
         predicted = self.predict(outputs)
         positive = outputs[:, 1]
         return _rounded(
@@ -115,6 +127,8 @@ class BinaryClassificationEvaluator:
         plot_data_dir: Path,
     ) -> list[Path]:
         """Confusion matrix, ROC and precision-recall: PNGs and CSV plot data."""
+        skm = sklearn_metrics()
+
         # Imported here, so that training does not load matplotlib.
         from .plots import confusion_matrix_figure, curve_figure, save_figures
 
@@ -166,6 +180,8 @@ class MulticlassClassificationEvaluator:
 
     def metrics(self, targets: np.ndarray, outputs: FloatArray) -> dict[str, float]:
         """Accuracy, balanced accuracy, macro and weighted F1, log loss, ROC AUC."""
+        skm = sklearn_metrics()
+
         predicted = class_positions(outputs, None)
         classes = list(range(len(self.class_names)))
         return _rounded(
@@ -185,6 +201,8 @@ class MulticlassClassificationEvaluator:
 
     def per_class(self, targets: np.ndarray, outputs: FloatArray) -> pd.DataFrame:
         """Precision, recall, F1 and support of each class, by class name."""
+        skm = sklearn_metrics()
+
         classes = list(range(len(self.class_names)))
         precision, recall, f1, support = skm.precision_recall_fscore_support(
             targets, class_positions(outputs, None), labels=classes, zero_division=0
@@ -229,6 +247,8 @@ class MulticlassClassificationEvaluator:
 
 def _roc_auc_ovr(targets: np.ndarray, outputs: FloatArray) -> float:
     """One-vs-rest ROC AUC over the classes present, macro-averaged."""
+    skm = sklearn_metrics()
+
     present = np.unique(targets)
     scores = [
         skm.roc_auc_score(targets == label, outputs[:, label]) for label in present
@@ -241,6 +261,8 @@ class RegressionEvaluator:
 
     def metrics(self, targets: np.ndarray, outputs: FloatArray) -> dict[str, float]:
         """Root mean squared error, mean absolute error and R squared."""
+        skm = sklearn_metrics()
+
         return _rounded(
             {
                 "rmse": np.sqrt(skm.mean_squared_error(targets, outputs)),

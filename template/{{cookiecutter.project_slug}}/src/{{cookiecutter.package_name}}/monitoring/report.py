@@ -19,6 +19,9 @@ from ..utils.figures import new_figure
 from .statistics import ColumnDrift, category_counts
 
 CORRECTION = "benjamini-hochberg"
+MAX_PANELS = 16
+"""Panels of the drift figure: beyond that, a page of small histograms shows
+less than the few that matter, and costs seconds to draw."""
 LABEL = "label"
 PREDICTION = "prediction"
 
@@ -111,9 +114,26 @@ def summary(report: DriftReport, limit: int = 15) -> str:
     return "\n".join(lines)
 
 
-def drift_figure(report: DriftReport, columns_per_row: int = 4) -> Figure:
-    """One panel per column: reference against current, drifted ones in red."""
+def shown_columns(report: DriftReport, limit: int = MAX_PANELS) -> list[str]:
+    """The columns the figure draws, in the report's order: all of them, or,
+    past ``limit``, the model's label and prediction, the drifted columns and
+    then those with the lowest corrected p-values."""
     names = list(report.samples)
+    if len(names) <= limit:
+        return names
+
+    def rank(name: str) -> tuple[bool, bool, float]:
+        result = report.columns[name]
+        return (result.role == "feature", not result.drifted, result.p_value_corrected)
+
+    chosen = set(sorted(names, key=rank)[:limit])
+    return [name for name in names if name in chosen]
+
+
+def drift_figure(report: DriftReport, columns_per_row: int = 4) -> Figure:
+    """One panel per column (up to ``MAX_PANELS``): reference against current,
+    drifted ones in red."""
+    names = shown_columns(report)
     n_rows = max(1, math.ceil(len(names) / columns_per_row))
     figure, axes_grid = new_figure(
         4 * columns_per_row, 2.8 * n_rows, n_rows, columns_per_row,
@@ -139,6 +159,12 @@ def drift_figure(report: DriftReport, columns_per_row: int = 4) -> Figure:
     for axes in list(axes_grid.flat)[len(names) :]:
         axes.set_visible(False)
     axes_grid.flat[0].legend()
+    if len(names) < len(report.samples):
+        figure.suptitle(
+            f"{len(names)} of {len(report.samples)} columns: the drifted and most "
+            "different ones; every column is in drift.json",
+        )
+        figure.subplots_adjust(top=1 - 0.8 / figure.get_figheight())
     return figure
 
 

@@ -35,7 +35,6 @@ from mlflow.types import ColSpec, Schema
 
 from ..config import Settings
 from ..errors import ConfigError
-from ..modeling.predictor import Predictor
 from ..params import Params
 from .store import (
     MODEL_HASH_TAG,
@@ -182,6 +181,10 @@ def model_signature(settings: Settings, params: Params) -> tuple[Any, Any]:
     number, a categorical one text), whatever the example happens to hold;
     outputs are those of the pipeline's own predictor on the example.
     """
+    # Imported here: it loads the ML framework, which recording a run that
+    # already has its model (as `dvc repro -f` does) never needs.
+    from ..modeling.predictor import Predictor
+
     predictor = Predictor.from_project(settings, params)
     example = example_rows(settings.train_file, list(params.data.features))
     inputs = Schema(

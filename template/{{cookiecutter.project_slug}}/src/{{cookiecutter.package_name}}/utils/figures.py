@@ -29,6 +29,9 @@ STYLE: dict[str, Any] = {
 }
 DPI = 100
 PNG_METADATA = {"Software": None}
+PNG_COMPRESSION = 1
+"""zlib's fastest level: the same bytes every time, written in half the time
+of the default for a fraction more space."""
 MARGINS = {"left": 0.7, "right": 0.25, "bottom": 0.6, "top": 0.45}
 """Space around the panels, in inches: room for tick labels and a title."""
 
@@ -55,6 +58,12 @@ def new_figure(
 def save_figure(figure: Figure, path: Path) -> Path:
     """Write ``figure`` as PNG to ``path`` atomically."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, metadata=PNG_METADATA)
+    figure.savefig(
+        buffer,
+        format="png",
+        dpi=DPI,
+        metadata=PNG_METADATA,
+        pil_kwargs={"compress_level": PNG_COMPRESSION},
+    )
     atomic.write_bytes(path, buffer.getvalue())
     return path
