@@ -99,7 +99,7 @@ def test_layout_matches_the_design(project: Project) -> None:
         *(
             f"tests/{name}.py"
             for name in (
-                "conftest", "test_cli", "test_config", "test_pipeline",
+                "conftest", "test_cli", "test_config", "test_package", "test_pipeline",
                 "test_reproducibility",
                 "data/test_init_data", "data/test_sources_and_split",
                 "data/test_schema", "features/test_transform",
