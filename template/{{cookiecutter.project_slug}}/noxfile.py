@@ -227,11 +227,8 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@nox.session(python=False)
-def reproduce(session: nox.Session) -> None:
-    """Train twice in fresh processes with the same seed; prove identical results."""
-    env = project_env(session)
-    session.run("poetry", "run", "dvc", "repro", "features", external=True, env=env)
+def train_twice(session: nox.Session, env: dict[str, str]) -> None:
+    """Train twice in fresh processes; fail unless weights and metrics match."""
     runs = []
     for attempt in (1, 2):
         session.run(
@@ -245,12 +242,47 @@ def reproduce(session: nox.Session) -> None:
     if runs[0] != runs[1]:
         session.error("The two trainings differ: training is not reproducible.")
     session.log("Identical weights and metrics across two processes.")
+
+
+@nox.session(python=False)
+def reproduce(session: nox.Session) -> None:
+    """Train twice in fresh processes with the same seed; prove identical results."""
+    env = project_env(session)
+    session.run("poetry", "run", "dvc", "repro", "features", external=True, env=env)
+    train_twice(session, env)
 {%- if cookiecutter.ml_framework == "pytorch" %}
 
 
 @nox.session(python=False)
+def gpu(session: nox.Session) -> None:
+    """On a CUDA machine: the GPU tests, then two trainings on the GPU that must
+    give identical weights. Skips, saying so, where no CUDA device is found."""
+    env = project_env(session, "test")
+    probe = (
+        "import torch; "
+        "print(torch.cuda.is_available() and torch.cuda.get_device_name())"
+    )
+    found = session.run(
+        "poetry", "run", "python", "-c", probe, external=True, env=env, silent=True
+    )  # fmt: skip
+    device = str(found or "").strip().splitlines()[-1:]
+    if device in ([], ["False"]):
+        session.skip("No CUDA device here: the GPU tests and proof need one.")
+    session.log(f"CUDA device: {device[0]}")
+    session.run(
+        "poetry", "run", "pytest", "-m", "gpu", "-rA", *session.posargs,
+        external=True, env=env,
+    )  # fmt: skip
+    session.run("poetry", "run", "dvc", "repro", "features", external=True, env=env)
+    # train.mlp.device is auto: CUDA when a device is found.
+    train_twice(session, env)
+
+
+@nox.session(python=False)
 def throughput(session: nox.Session) -> None:
-    """Print training samples/s: DataLoader vs tensor batching, 1 vs 2 processes."""
+    """Print training samples/s: DataLoader vs tensor batching, 1 vs 2 processes
+    (arguments after -- go to benchmarks/throughput.py, e.g. `-- --device cuda
+    --modes deterministic nondeterministic`)."""
     env = project_env(session)
     script = str(ROOT / "benchmarks" / "throughput.py")
     torchrun = ["torchrun", "--standalone", "--nproc-per-node", "2"]

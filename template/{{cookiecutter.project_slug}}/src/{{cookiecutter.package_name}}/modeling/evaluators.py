@@ -9,6 +9,7 @@ class. :func:`class_positions` is that rule, for every path that predicts.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +34,7 @@ split has a point per distinct score)."""
 def sklearn_metrics() -> ModuleType:
     """scikit-learn's metrics, imported on first use: training and serving,
     which only decide classes, do not pay for loading them."""
-    from sklearn import metrics
-
-    return metrics
+    return importlib.import_module("sklearn.metrics")
 
 
 def class_positions(outputs: FloatArray, threshold: float | None) -> IntArray:

@@ -50,14 +50,15 @@ def is_main_process() -> bool:
 
 def fingerprint(params: Params, *data_files: Path) -> dict[str, str]:
     """What a checkpoint must match to be resumed: the parameters, the
-    training data and the number of processes."""
+    training data and the processes (how many, and whether torchrun started
+    them)."""
     data = hashlib.sha256()
     for path in data_files:
         data.update(path.read_bytes())
     return {
         "params": hashlib.sha256(params.model_dump_json().encode()).hexdigest(),
         "data": data.hexdigest(),
-        "number of processes": os.environ.get("WORLD_SIZE", "1"),
+        "processes": os.environ.get("WORLD_SIZE", "1, without torchrun"),
     }
 
 
