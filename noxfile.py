@@ -29,6 +29,7 @@ from bench import lifecycle as bench_lifecycle  # noqa: E402
 from bench import monitor as bench_monitor  # noqa: E402
 from bench import rendering as bench_rendering  # noqa: E402
 from bench import serve as bench_serve  # noqa: E402
+from bench import stages as bench_stages  # noqa: E402
 from bench.template import FRAMEWORKS, render  # noqa: E402
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -133,13 +134,15 @@ def bench(session: nox.Session) -> None:
     `nox -s bench -- render` stops after the rendering figures; `-- data` runs
     only the synthetic-data figures; `-- monitor` only the drift tests against
     Evidently; `-- serve` only the serving figures (the project's API against
-    `mlflow models serve`).
+    `mlflow models serve`); `-- stages` only the default project's `dvc repro -f`
+    and each stage's command alone, with tracking on.
     """
     install_test_tools(session)
     parts = {
         "data": bench_data.run,
         "monitor": bench_monitor.run,
         "serve": bench_serve.run,
+        "stages": bench_stages.run,
     }
     if len(session.posargs) == 1 and session.posargs[0] in parts:
         parts[session.posargs[0]](session)
