@@ -162,8 +162,8 @@ MOVED_EDITS = [
     (
         "src/my_ml_project/train.py",
         "src/my_ml_project/modeling/train.py",
-        "    data = hashlib.sha256()\n",
-        '    data = hashlib.sha256(b"our salt")\n',
+        '        message = " ".join(str(exc).split())\n',
+        '        message = " ".join(str(exc).split()).rstrip(".")\n',
     ),
     (
         "src/my_ml_project/features.py",
@@ -216,6 +216,24 @@ def test_update_across_the_move_to_sub_packages_keeps_edits_of_moved_modules(
     ]
     assert updated == expected
     run(tool("poetry"), "check", "--lock", cwd=project)
+
+
+def test_an_edit_next_to_a_change_of_the_template_is_a_named_conflict(
+    template_repo: TemplateRepo, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    project = template_repo.render(
+        tmp_path / "project", FLAT_LAYOUT, ml_framework="sklearn"
+    ).path
+    # The release rewrote the docstring right above this line.
+    old = project / "src" / "my_ml_project" / "train.py"
+    line = "    data = hashlib.sha256()\n"
+    assert line in old.read_text()
+    old.write_text(old.read_text().replace(line, line.replace("()", "(b'ours')")))
+    commit_all(project, "Our changes")
+    update(project, "2.0.0")
+    new = (project / "src" / "my_ml_project" / "modeling" / "train.py").read_text()
+    assert "<<<<<<< after updating" in new and "hashlib.sha256(b'ours')" in new
+    assert "Resolve the <<<<<<< markers" in capfd.readouterr().err
 
 
 def test_a_project_on_a_dropped_python_moves_to_the_oldest_supported(
