@@ -12,30 +12,31 @@ import nox
 
 
 def _run(
-    session: nox.Session, command: tuple[str, ...], cwd: Path
+    session: nox.Session, command: tuple[str, ...], cwd: Path, stderr: int
 ) -> tuple[float, str]:
-    """(seconds, standard output) of one run of `command` with the session's
-    tools first on PATH."""
+    """(seconds, output) of one run of `command` with the session's tools first
+    on PATH; `stderr` is subprocess.STDOUT to merge it into the output, in order."""
     env = {**os.environ, "PATH": f"{session.bin}{os.pathsep}{os.environ['PATH']}"}
     start = time.perf_counter()
     done = subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, errors="replace"
-    )
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=stderr,
+        text=True, errors="replace",
+    )  # fmt: skip
     seconds = time.perf_counter() - start
     if done.returncode != 0:
-        output = done.stdout + done.stderr
+        output = done.stdout + (done.stderr or "")
         session.error(f"{' '.join(command)} failed:\n{output[-4000:]}")
     return seconds, done.stdout
 
 
 def timed(session: nox.Session, *command: str, cwd: Path) -> float:
     """Wall time in seconds of one run of `command` with the session's tools."""
-    return _run(session, command, cwd)[0]
+    return _run(session, command, cwd, stderr=subprocess.STDOUT)[0]
 
 
 def printed(session: nox.Session, *command: str, cwd: Path) -> str:
     """What one run of `command` printed on its standard output."""
-    return _run(session, command, cwd)[1]
+    return _run(session, command, cwd, stderr=subprocess.PIPE)[1]
 
 
 def run_measured(
