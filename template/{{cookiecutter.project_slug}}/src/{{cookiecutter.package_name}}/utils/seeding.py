@@ -14,6 +14,7 @@ import os
 import random
 import sys
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -57,8 +58,23 @@ def _seed_torch(seed: int) -> None:
 
     torch.manual_seed(seed)
     torch.cuda.manual_seed_all(seed)
-    torch.use_deterministic_algorithms(True)
+    deterministic_algorithms(torch)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
+
+
+def deterministic_algorithms(torch: Any) -> None:
+    """``torch.use_deterministic_algorithms(True)``, without its second of start-up.
+
+    The public switch also sets the option of ``torch.compile``'s compiler,
+    and imports that compiler to do so: over a second in every stage, for a
+    project that never compiles. The switch itself lives in torch's core,
+    which is set directly where it exists.
+    """
+    core_switch = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if core_switch is None or "torch._inductor" in sys.modules:
+        torch.use_deterministic_algorithms(True)
+    else:
+        core_switch(True, warn_only=False)
