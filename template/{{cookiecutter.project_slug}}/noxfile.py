@@ -31,8 +31,9 @@ ROOT = Path(__file__).parent
 REPRODUCIBLE_ENV = {"PYTHONHASHSEED": "0", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
 
 nox.needs_version = ">=2025.2.9"
-nox.options.sessions = ["lint", f"tests({PYTHON})"]
 nox.options.default_venv_backend = "venv"
+# A session whose Python is missing fails; it never passes by skipping.
+nox.options.error_on_missing_interpreters = True
 
 
 def programs_dir(venv: Path) -> Path:
@@ -69,6 +70,33 @@ def find_python(version: str) -> str | None:
     return None
 
 
+def default_python() -> str:
+    """The Python of `nox` without -s: the project's own where it is installed,
+    else the first supported one that is (PYTHON when none is: it then fails)."""
+    candidates = [PYTHON, *(version for version in PYTHONS if version != PYTHON)]
+    return next((version for version in candidates if find_python(version)), PYTHON)
+
+
+DEFAULT_PYTHON = default_python()
+nox.options.sessions = ["lint", f"tests({DEFAULT_PYTHON})"]
+
+
+def require_python(session: nox.Session, version: str) -> str:
+    """An interpreter of Python `version`; the session fails, saying what to
+    install, where there is none."""
+    found = find_python(version)
+    if found is None:
+        installed = [other for other in PYTHONS if find_python(other)]
+        session.error(
+            f"Python {version} is not installed on this machine, and this session "
+            f"needs it. The project runs on Python {', '.join(PYTHONS)} (its own: "
+            f"{PYTHON}); installed here: {', '.join(installed) or 'none of them'}. "
+            f"Install it (python.org, pyenv, or `uv python install {version}`)"
+            + (f", or run `nox -s 'tests({installed[0]})'`" if installed else "")
+        )
+    return found
+
+
 def poetry_install(
     session: nox.Session, venv: Path, *groups: str, root: bool = True
 ) -> dict[str, str]:
@@ -99,20 +127,11 @@ def poetry_install(
     return env
 
 
-def tools_env(session: nox.Session, *groups: str) -> dict[str, str]:
-    """Install only the locked `groups`, not the project, into the session's venv."""
-    venv = Path(session.virtualenv.location)
-    return poetry_install(session, venv, *groups, root=False)
-
-
-def project_env(session: nox.Session, *groups: str, python: str = PYTHON) -> dict:
-    """Install the project with `groups` into the shared environment for `python`."""
-    venv = ROOT / ".venv" if python == PYTHON else ROOT / ".nox" / f"project-{python}"
+def python_venv(session: nox.Session, venv: Path, python: str) -> None:
+    """Make sure `venv` exists and runs Python `python`."""
     interpreter = venv_python(venv)
     if interpreter is None:
-        base = find_python(python)
-        if base is None:
-            session.skip(f"Python {python} is not installed on this machine.")
+        base = require_python(session, python)
         session.run(base, "-m", "venv", str(venv), external=True)
         interpreter = venv_python(venv)
     found = session.run(
@@ -127,11 +146,30 @@ def project_env(session: nox.Session, *groups: str, python: str = PYTHON) -> dic
             f"{venv} runs Python {found!r}, not {python}: remove it, or run "
             f"`poetry env use {python}` and `poetry install` again."
         )
+
+
+def tools_env(session: nox.Session, *groups: str) -> dict[str, str]:
+    """Install only the locked `groups`, not the project, into .nox/<session>,
+    on the Python of the default sessions."""
+    venv = ROOT / ".nox" / session.name
+    python_venv(session, venv, DEFAULT_PYTHON)
+    return poetry_install(session, venv, *groups, root=False)
+
+
+def installed_tool(env: dict[str, str], name: str) -> str:
+    """The program `name` of the environment that `env` activates."""
+    return shutil.which(name, path=env["PATH"]) or name
+
+
+def project_env(session: nox.Session, *groups: str, python: str = PYTHON) -> dict:
+    """Install the project with `groups` into the shared environment for `python`."""
+    venv = ROOT / ".venv" if python == PYTHON else ROOT / ".nox" / f"project-{python}"
+    python_venv(session, venv, python)
     env = poetry_install(session, venv, "main", *groups)
     return {**env, **REPRODUCIBLE_ENV}
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=False)
 def lint(session: nox.Session) -> None:
     """Run every pre-commit hook on all files, with the locked linters."""
     env = tools_env(session, "lint")
@@ -139,7 +177,7 @@ def lint(session: nox.Session) -> None:
     # install of the project itself.
     env["PYTHONPATH"] = str(ROOT / "src")
     args = session.posargs or ["--all-files", "--show-diff-on-failure"]
-    session.run("pre-commit", "run", *args, env=env)
+    session.run(installed_tool(env, "pre-commit"), "run", *args, env=env, external=True)
 
 
 @nox.session(python=False)
@@ -178,14 +216,15 @@ def docs(session: nox.Session) -> None:
     session.run("poetry", "run", "mkdocs", *command, external=True, env=env)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=False)
 def build(session: nox.Session) -> None:
     """Build the wheel and sdist into dist/ and check them with twine."""
     env = tools_env(session, "build")
     shutil.rmtree(ROOT / "dist", ignore_errors=True)
     session.run("poetry", "build", "--no-interaction", external=True, env=env)
     artifacts = sorted(str(path) for path in (ROOT / "dist").iterdir())
-    session.run("twine", "check", "--strict", *artifacts, env=env)
+    twine = installed_tool(env, "twine")
+    session.run(twine, "check", "--strict", *artifacts, env=env, external=True)
 
 
 @nox.session(python=False)
