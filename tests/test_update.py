@@ -460,3 +460,35 @@ def test_update_whose_relock_fails_completes_and_keeps_the_lock(
     block = assert_updated_but_not_relocked(project, lock_before, done)
     assert block[0].startswith("poetry.lock was NOT re-locked: `poetry lock` exited")
     assert "tabulate" in done.stdout + done.stderr
+
+
+def readme_copy_command() -> str:
+    """The copier command of the README's first code block, as a shell line."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```bash\n", 1)[1].split("```", 1)[0].strip()
+    return block.split(" && ")[-1]
+
+
+def test_a_project_made_by_the_readmes_command_updates_from_the_clone(
+    template_repo: TemplateRepo, tmp_path: Path
+) -> None:
+    clone = template_repo.path
+    for tag in git("tag", cwd=clone).split():  # as the repository: no release yet
+        git("tag", "-d", tag, cwd=clone)
+    command = readme_copy_command()
+    assert command.startswith(".venv/bin/copier copy --defaults ")
+    command = command.replace(".venv/bin/copier", tool("copier"), 1)
+    run("bash", "-c", command, cwd=clone)
+    project = clone.parent / "my-ml-project"
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert Path(answers["_src_path"]) == clone
+    commit_all(project, "Start from reproml")
+    readme = Path(PROJECT_FOLDER, "README.md")
+    (clone / readme).write_text((clone / readme).read_text() + "\nA later line.\n")
+    git("commit", "-qam", "A later template commit", cwd=clone)
+
+    check = run(tool("copier"), "check-update", "--output-format", "json", cwd=project)
+    assert yaml.safe_load(check.stdout)["update_available"] is True
+    run(tool("copier"), "update", "--trust", "--defaults", cwd=project)
+    assert (project / "README.md").read_text().endswith("\nA later line.\n")
+    assert changed_files(project) == {".copier-answers.yml", "README.md"}
