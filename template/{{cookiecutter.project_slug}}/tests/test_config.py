@@ -104,3 +104,13 @@ def test_unknown_key_is_a_config_error(tmp_path: Path) -> None:
 def test_missing_params_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_params(tmp_path / "params.yaml")
+
+
+def test_dvc_sends_no_usage_analytics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The project's .dvc/config turns DVC's analytics off, for every clone."""
+    from dvc.analytics import is_enabled
+
+    for variable in ("DVC_NO_ANALYTICS", "DVC_TEST"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.chdir(PROJECT_ROOT)
+    assert is_enabled() is False
