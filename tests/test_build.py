@@ -173,6 +173,42 @@ def test_project_nox_typecheck_docs_build_notebooks_pass(installed: Project) -> 
     ]
 
 
+def test_nox_lab_serves_jupyterlab_on_loopback(installed: Project) -> None:
+    port = free_loopback_port()
+    command = [tool("nox"), "--non-interactive", "-s", "lab", "--"]
+    command += ["--no-browser", f"--port={port}", "--ServerApp.token=lab-test"]
+    process = subprocess.Popen(
+        command,
+        cwd=installed.path,
+        env={**os.environ, **ISOLATED},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # nox and the server it starts stop together
+    )
+    url = f"http://127.0.0.1:{port}/api/status?token=lab-test"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert process.poll() is None, process.communicate()[0]
+            assert time.monotonic() < deadline, "JupyterLab did not answer"
+            try:
+                status, answer = http("GET", url)
+                break
+            except OSError:
+                time.sleep(1)
+        assert status == 200 and "started" in answer, answer
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/lab?token=lab-test"
+        ) as page:
+            assert b"JupyterLab" in page.read()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        output = process.communicate(timeout=60)[0]
+    notebooks = installed.path / "notebooks"
+    assert f"Serving notebooks from local directory: {notebooks}" in output, output
+
+
 def pre_commit_changes_nothing(project: Project, runs: int = 1) -> None:
     """Run the project's hooks on every tracked file; they pass and change nothing."""
     # As a user runs it: the hooks call the tools of the project's environment.

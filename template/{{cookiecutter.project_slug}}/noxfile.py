@@ -239,6 +239,18 @@ def notebooks(session: nox.Session) -> None:
 
 
 @nox.session(python=False)
+def lab(session: nox.Session) -> None:
+    """Open JupyterLab on notebooks/ at http://127.0.0.1:8888, in the project's
+    environment (arguments go to `jupyter lab`, e.g. `-- --port 8889`)."""
+    env = project_env(session, "notebooks")
+    args = ["--ip", "127.0.0.1", f"--ServerApp.root_dir={ROOT / 'notebooks'}"]
+    session.run(
+        "poetry", "run", "jupyter", "lab", *args, *session.posargs,
+        external=True, env=env,
+    )  # fmt: skip
+
+
+@nox.session(python=False)
 def pipeline(session: nox.Session) -> None:
     """Run the DVC pipeline: `dvc repro` (arguments go to dvc repro)."""
     env = project_env(session)
