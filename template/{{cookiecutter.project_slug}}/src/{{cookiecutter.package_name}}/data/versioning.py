@@ -196,8 +196,9 @@ def check_outside_pipeline(settings: Settings, path: Path, what: str) -> None:
                 shown = owned.relative_to(settings.project_root).as_posix()
             except ValueError:
                 shown = str(owned)
+            where = "is" if target == owned else f"would be written inside {shown},"
             raise ConfigError(
-                f"{what} {path} would overwrite {shown}, which the pipeline "
-                "reads or writes (dvc.yaml): choose a path outside it, such as "
-                "one under samples/ or reports/adhoc/."
+                f"{what} {path} {where} a file the pipeline reads or writes "
+                "(dvc.yaml): choose a path outside them, such as one under "
+                "samples/ or reports/adhoc/."
             )
