@@ -215,6 +215,21 @@ def test_first_repro_writes_every_output(repo: Path) -> None:
     }
 
 
+def test_runs_by_hand_leave_the_pipeline_and_git_clean(repo: Path) -> None:
+    drift = repo / "reports" / "drift" / "drift.json"
+    before = drift.read_bytes()
+    cli = [sys.executable, "-m", PACKAGE]
+    run([*cli, "sample", "30"], repo)
+    run([*cli, "monitor", "samples/new_rows.csv"], repo)
+    run([*cli, "predict", "samples/new_rows.csv", "samples/scored.csv"], repo)
+    adhoc = json.loads((repo / "reports" / "adhoc" / "drift.json").read_text())
+    assert adhoc["rows"]["current"] == 30
+    assert drift.read_bytes() == before
+    assert json.loads(dvc(repo, "status", "--json")) == {}
+    # What they wrote is ignored by git.
+    assert git(repo, "status", "--porcelain") == ""
+
+
 def test_first_repro_tracks_one_run_and_promotes_its_model(repo: Path) -> None:
     client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
     (experiment,) = [
@@ -292,21 +307,6 @@ def test_experiment_with_a_changed_param_is_listed(repo: Path) -> None:
     metrics = data["metrics"]["reports/metrics.json"]["data"]
     assert {"accuracy", "f1", "roc_auc", "log_loss"} <= set(metrics)
     assert "reports/live/metrics.json" in data["metrics"]
-
-
-def test_runs_by_hand_leave_the_pipeline_and_git_clean(repo: Path) -> None:
-    drift = repo / "reports" / "drift" / "drift.json"
-    before = drift.read_bytes()
-    cli = [sys.executable, "-m", PACKAGE]
-    run([*cli, "sample", "30"], repo)
-    run([*cli, "monitor", "samples/new_rows.csv"], repo)
-    run([*cli, "predict", "samples/new_rows.csv", "samples/scored.csv"], repo)
-    adhoc = json.loads((repo / "reports" / "adhoc" / "drift.json").read_text())
-    assert adhoc["rows"]["current"] == 30
-    assert drift.read_bytes() == before
-    assert json.loads(dvc(repo, "status", "--json")) == {}
-    # What they wrote is ignored by git.
-    assert git(repo, "status", "--porcelain") == ""
 
 
 def test_own_data_travels_to_a_fresh_clone_with_dvc_push_and_pull(
