@@ -10,8 +10,9 @@ sets adopted with ``init-data`` (string labels of three classes, categorical
 columns with missing values, a regression target) run end to end with no
 further edit, and an adopted file travels to a fresh clone with ``dvc push``
 and ``dvc pull``. Runs by hand (``sample``, ``monitor FILE``, ``predict``)
-leave the pipeline up to date. Every package module a stage imports (recorded while it runs)
-is one of its deps, so editing the code behind an output makes it stale.
+leave the pipeline up to date. Every package module a stage imports
+(recorded while it runs) is one of its deps, so editing the code behind an
+output makes it stale.
 Everything checked is parsed from dvc.lock, dvc.yaml or JSON.
 """
 
