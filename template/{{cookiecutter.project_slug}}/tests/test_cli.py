@@ -164,7 +164,7 @@ def test_sample_writes_seeded_rows_of_the_test_split_without_the_target(
     ("args", "message"),
     [
         (("1000",), "rows: ask for at most"),
-        (("5", "--out", "data/interim/test.parquet"), "the pipeline reads or writes"),
+        (("5", "--out", "data/interim/test.parquet"), "written by the pipeline"),
         (("5", "--out", "samples/rows.txt"), "must end in .csv or .parquet"),
     ],
     ids=["too-many", "pipeline-output", "unknown-format"],
@@ -185,7 +185,9 @@ def test_predict_refuses_to_write_onto_a_pipeline_file(prepared: Path) -> None:
     before = test.read_bytes()
     code, output = invoke("predict", str(test), str(test))
     assert code == 1
-    assert "is a file the pipeline reads or writes" in " ".join(output.split())
+    assert "test.parquet is read or written by the pipeline" in " ".join(
+        output.split()
+    )
     assert test.read_bytes() == before
 
 

@@ -329,7 +329,7 @@ def place_and_track(
         if copied:
             destination.unlink()
         raise
-    return (origin if origin.resolve() != destination else None), tracked
+    return (origin if copied else None), tracked
 
 
 def format_report(adoption: Adoption) -> str:

@@ -145,13 +145,13 @@ def track(settings: Settings, path: Path) -> Path:
     root = settings.project_root
     relative = path.resolve().relative_to(root).as_posix()
     done = subprocess.run(
-        [sys.executable, "-m", "dvc", "add", "--quiet", relative],
+        [sys.executable, "-m", "dvc", "add", relative],
         cwd=root,
         capture_output=True,
         text=True,
     )
     if done.returncode != 0:
-        detail = " ".join((done.stderr or done.stdout).split()) or "no message"
+        detail = " ".join(done.stderr.split()).removeprefix("ERROR: ")
         raise ConfigError(
             f"DVC could not track {relative} (`dvc add {relative}`): {detail}"
         )
@@ -196,9 +196,9 @@ def check_outside_pipeline(settings: Settings, path: Path, what: str) -> None:
                 shown = owned.relative_to(settings.project_root).as_posix()
             except ValueError:
                 shown = str(owned)
-            where = "is" if target == owned else f"would be written inside {shown},"
+            where = "is" if target == owned else f"lies inside {shown}, which is"
             raise ConfigError(
-                f"{what} {path} {where} a file the pipeline reads or writes "
-                "(dvc.yaml): choose a path outside them, such as one under "
-                "samples/ or reports/adhoc/."
+                f"{what} {path} {where} read or written by the pipeline "
+                "(dvc.yaml): choose a path outside the pipeline's files, such as "
+                "one under samples/ or reports/adhoc/."
             )
