@@ -185,9 +185,8 @@ def test_predict_refuses_to_write_onto_a_pipeline_file(prepared: Path) -> None:
     before = test.read_bytes()
     code, output = invoke("predict", str(test), str(test))
     assert code == 1
-    assert "test.parquet is read or written by the pipeline" in " ".join(
-        output.split()
-    )
+    message = " ".join(output.split())
+    assert "test.parquet is read or written by the pipeline" in message
     assert test.read_bytes() == before
 
 
