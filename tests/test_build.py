@@ -150,6 +150,8 @@ def test_project_integration_tests_pass(installed: Project) -> None:
         "test_train_and_evaluate_need_no_tracking_store",
         "test_every_module_a_stage_imports_is_one_of_its_deps",
         "test_editing_the_split_function_makes_train_and_what_follows_stale",
+        "test_own_data_travels_to_a_fresh_clone_with_dvc_push_and_pull",
+        "test_runs_by_hand_leave_the_pipeline_and_git_clean",
     }
     if installed.answers["ml_framework"] == "pytorch":
         # SIGKILL mid-training then --resume; two torchrun runs with 2 processes

@@ -83,6 +83,7 @@ def test_layout_matches_the_design(project: Project) -> None:
                 "cli", "config", "params", "errors",
                 "data/sources", "data/tables", "data/schema", "data/split",
                 "data/ingest", "data/prepare", "data/init_data",
+                "data/versioning", "data/sample",
                 "features/transform", "features/targets", "features/processed",
                 "features/build",
                 "modeling/interfaces", "modeling/model", "modeling/train",

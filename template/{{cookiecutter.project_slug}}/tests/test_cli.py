@@ -14,6 +14,7 @@ from conftest import update_params
 from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import app
+from {{ cookiecutter.package_name }}.data.versioning import with_source_dep
 
 runner = CliRunner()
 
@@ -107,12 +108,86 @@ def test_bad_csv_source_fails_at_ingest(project: Path) -> None:
     frame.loc[10, "mean texture"] = np.nan
     frame.to_csv(project / "data" / "external" / "mine.csv", index=False)
     update_params(project, "data", "source", "data/external/mine.csv")
+    pipeline = project / "dvc.yaml"
+    pipeline.write_text(with_source_dep(pipeline.read_text(), present=True))
 
     code, output = invoke("ingest")
 
     assert code == 1
     assert "'mean texture'" in output and "Traceback" not in output
     assert raw.read_bytes() == before
+
+
+def test_a_file_source_ingest_does_not_depend_on_is_refused(project: Path) -> None:
+    pd.DataFrame({"x": [1.0, 2.0], "target": [0, 1]}).to_csv(
+        project / "data" / "external" / "mine.csv", index=False
+    )
+    update_params(project, "data", "source", "data/external/mine.csv")
+    code, output = invoke("ingest")
+    assert code == 1
+    message = " ".join(output.split())
+    assert "the ingest stage in dvc.yaml does not depend on it" in message
+    assert "init-data data/external/mine.csv --target target" in message
+    assert not (project / "data" / "raw" / "dataset.parquet").exists()
+
+
+def test_sample_writes_seeded_rows_of_the_test_split_without_the_target(
+    prepared: Path,
+) -> None:
+    test = pd.read_parquet(prepared / "data" / "interim" / "test.parquet")
+    features = test.drop(columns="target")
+    written = prepared / "samples" / "new_rows.csv"
+    code, output = invoke("sample", "25")
+    assert code == 0, output
+    first = written.read_bytes()
+    rows = pd.read_csv(written)
+    assert list(rows.columns) == list(features.columns)
+    assert len(rows) == 25
+    exact = prepared / "samples" / "rows.parquet"
+    assert invoke("sample", "25", "--out", str(exact))[0] == 0
+    chosen = pd.read_parquet(exact)
+    pd.testing.assert_frame_equal(chosen, rows)
+    # Distinct rows of the test split, in the split's order.
+    positions = [
+        (features == list(row)).all(axis=1).to_numpy().nonzero()[0][0]
+        for row in chosen.itertuples(index=False)
+    ]
+    assert positions == sorted(set(positions))
+    assert invoke("sample", "25")[0] == 0
+    assert written.read_bytes() == first
+    update_params(prepared, "", "seed", 7)
+    assert invoke("sample", "25")[0] == 0
+    assert written.read_bytes() != first
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("1000",), "rows: ask for at most"),
+        (("5", "--out", "data/interim/test.parquet"), "written by the pipeline"),
+        (("5", "--out", "samples/rows.txt"), "must end in .csv or .parquet"),
+    ],
+    ids=["too-many", "pipeline-output", "unknown-format"],
+)
+def test_sample_refuses_what_it_cannot_write_and_writes_nothing(
+    prepared: Path, args: tuple[str, ...], message: str
+) -> None:
+    before = digests(prepared / "data" / "interim")
+    code, output = invoke("sample", *args)
+    assert code == 1
+    assert message in " ".join(output.split())
+    assert not (prepared / "samples").exists()
+    assert digests(prepared / "data" / "interim") == before
+
+
+def test_predict_refuses_to_write_onto_a_pipeline_file(prepared: Path) -> None:
+    test = prepared / "data" / "interim" / "test.parquet"
+    before = test.read_bytes()
+    code, output = invoke("predict", str(test), str(test))
+    assert code == 1
+    message = " ".join(output.split())
+    assert "test.parquet is read or written by the pipeline" in message
+    assert test.read_bytes() == before
 
 
 def test_unknown_model_is_reported(project: Path) -> None:

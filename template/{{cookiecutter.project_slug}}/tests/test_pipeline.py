@@ -8,14 +8,18 @@ with the training and test metrics, tagged with the git commit, and the
 registered model's ``champion`` alias points at that run's version. Own data
 sets adopted with ``init-data`` (string labels of three classes, categorical
 columns with missing values, a regression target) run end to end with no
-further edit. Every package module a stage imports (recorded while it runs)
-is one of its deps, so editing the code behind an output makes it stale.
+further edit, and an adopted file travels to a fresh clone with ``dvc push``
+and ``dvc pull``. Runs by hand (``sample``, ``monitor FILE``, ``predict``)
+leave the pipeline up to date. Every package module a stage imports
+(recorded while it runs) is one of its deps, so editing the code behind an
+output makes it stale.
 Everything checked is parsed from dvc.lock, dvc.yaml or JSON.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -212,6 +216,21 @@ def test_first_repro_writes_every_output(repo: Path) -> None:
     }
 
 
+def test_runs_by_hand_leave_the_pipeline_and_git_clean(repo: Path) -> None:
+    drift = repo / "reports" / "drift" / "drift.json"
+    before = drift.read_bytes()
+    cli = [sys.executable, "-m", PACKAGE]
+    run([*cli, "sample", "30"], repo)
+    run([*cli, "monitor", "samples/new_rows.csv"], repo)
+    run([*cli, "predict", "samples/new_rows.csv", "samples/scored.csv"], repo)
+    adhoc = json.loads((repo / "reports" / "adhoc" / "drift.json").read_text())
+    assert adhoc["rows"]["current"] == 30
+    assert drift.read_bytes() == before
+    assert json.loads(dvc(repo, "status", "--json")) == {}
+    # What they wrote is ignored by git.
+    assert git(repo, "status", "--porcelain") == ""
+
+
 def test_first_repro_tracks_one_run_and_promotes_its_model(repo: Path) -> None:
     client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
     (experiment,) = [
@@ -289,6 +308,45 @@ def test_experiment_with_a_changed_param_is_listed(repo: Path) -> None:
     metrics = data["metrics"]["reports/metrics.json"]["data"]
     assert {"accuracy", "f1", "roc_auc", "log_loss"} <= set(metrics)
     assert "reports/live/metrics.json" in data["metrics"]
+
+
+def test_own_data_travels_to_a_fresh_clone_with_dvc_push_and_pull(
+    tmp_path: Path,
+) -> None:
+    root = copy_project(tmp_path / "project")
+    git_repository(root)
+    # The project's own DVC configuration: its default remote is a folder
+    # beside the project.
+    shutil.copy2(PROJECT_ROOT / ".dvc" / "config", root / ".dvc" / "config")
+    make, target = DATA_SETS["categorical-with-missing"]
+    origin = tmp_path / "downloads" / "passengers.csv"
+    origin.parent.mkdir()
+    make().head(120).to_csv(origin, index=False)
+    run([sys.executable, "-m", PACKAGE, "init-data", str(origin), "--target", target],
+        root)  # fmt: skip
+    adopted = "data/external/passengers.csv"
+    assert git(root, "ls-files", "data/external").split() == [
+        "data/external/.gitkeep",
+        f"{adopted}.dvc",
+    ]
+    dvc(root, "repro")
+    ingest = read_lock(root)["stages"]["ingest"]["deps"]
+    assert adopted in [dep["path"] for dep in ingest]
+    assert "data/external" not in [dep["path"] for dep in ingest]
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Own data")
+    dvc(root, "push")
+
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(root), str(clone))
+    assert not (clone / adopted).exists()
+    dvc(clone, "pull")
+    assert (clone / adopted).read_bytes() == origin.read_bytes()
+    assert json.loads(dvc(clone, "status", "--json")) == {}
+    lock_before, times_before = read_lock(clone), modified_times(clone)
+    dvc(clone, "repro")
+    assert read_lock(clone) == lock_before
+    assert modified_times(clone) == times_before
 
 
 # Scores a person would call sensible on each own data set, and the metric keys

@@ -24,7 +24,7 @@ import typer
 
 from . import __version__
 from .config import Settings
-from .errors import PipelineError
+from .errors import ConfigError, PipelineError
 from .params import Params, load_params
 from .utils.log import configure_logging
 
@@ -129,26 +129,51 @@ def monitor(
         Optional[Path],
         typer.Argument(
             help="New rows to check, a CSV or Parquet file "
-            "(default: monitor.current in params.yaml)."
+            "(default: monitor.current in params.yaml, as the pipeline's stage)."
         ),
     ] = None,
     reference: Annotated[
         Optional[Path],
         typer.Option(help="Rows to compare with (default: the training split)."),
     ] = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Folder for drift.json and drift.png (default: reports/drift "
+            "for the stage, reports/adhoc for a CURRENT file)."
+        ),
+    ] = None,
     fail_on_drift: Annotated[
         bool, typer.Option(help="Exit with code 3 when drift is found.")
     ] = False,
 ) -> None:
-    """Compare new rows with the training data: reports/drift/drift.{json,png}."""
-    from .monitoring.monitor import monitor as check
-    from .monitoring.report import summary
+    """Compare new rows with the training data: drift.json and drift.png.
+
+    Without CURRENT it is the pipeline's stage (reports/drift); a CURRENT file
+    is a run by hand, written to reports/adhoc, which leaves the stage's
+    outputs (and `dvc status`) alone.
+    """
+    from .data.versioning import check_outside_pipeline
 
     try:
         settings = Settings()
         params = load_params(settings.params_file)
+        # Checked before the monitoring code loads, which takes seconds.
+        inputs = {"Current data": current, "Reference data": reference}
+        for what, given in inputs.items():
+            if given is not None and not given.is_file():
+                raise ConfigError(f"{what} {given} does not exist.")
+        stage = current is None and out is None
+        out_dir = settings.drift_dir if stage else out or settings.adhoc_dir
+        if not stage:
+            for name in (settings.drift_report_file, settings.drift_figure_file):
+                check_outside_pipeline(settings, out_dir / name.name, "Report")
         current = current or settings.project_root / params.monitor.current
-        report = check(settings, params, current, reference)
+
+        from .monitoring.monitor import monitor as check
+        from .monitoring.report import summary
+
+        report = check(settings, params, current, reference, out_dir)
     except PipelineError as exc:
         raise fail(exc) from None
     typer.echo(summary(report))
@@ -179,12 +204,27 @@ def init_data(
     """Adopt a data file: infer the data section of params.yaml from it."""
     from .data.init_data import format_report
     from .data.init_data import init_data as adopt
+    from .data.sources import SOURCES
 
     try:
         adoption = adopt(Settings(), path, target, task)
     except PipelineError as exc:
         raise fail(exc) from None
     typer.echo(format_report(adoption))
+    source = adoption.data.source
+    if adoption.copied_from is not None:
+        typer.echo(f"Copied {adoption.copied_from} to {source}.")
+    if adoption.tracked is not None:
+        typer.echo(
+            f"DVC tracks {source} ({adoption.tracked.name} beside it; the ingest "
+            "stage depends on it): commit that file, params.yaml and dvc.yaml; "
+            "`dvc push` uploads the data."
+        )
+    elif source not in SOURCES:
+        typer.echo(
+            f"{source} is not versioned: this project is not a DVC repository "
+            "(`git init`, `dvc init`, then init-data again)."
+        )
     typer.echo("Wrote the data section of params.yaml. Check it, then run `dvc repro`.")
 
 
@@ -214,15 +254,53 @@ def predict(
         ),
     ] = None,
 ) -> None:
-    """Score a file of raw rows; other columns pass through unchanged."""
-    from .serving.batch import predict_file
+    """Score a file of raw rows; other columns pass through unchanged.
+
+    DESTINATION must lie outside the files the pipeline reads and writes.
+    """
+    from .data.versioning import check_outside_pipeline
 
     try:
         settings = Settings()
+        check_outside_pipeline(settings, destination, "Output")
         params = load_params(settings.params_file)
+
+        from .serving.batch import predict_file
+
         predict_file(settings, params, source, destination, model or settings.model_uri)
     except PipelineError as exc:
         raise fail(exc) from None
+
+
+@app.command()
+def sample(
+    rows: Annotated[int, typer.Argument(min=1, help="How many rows.")],
+    out: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="A CSV or Parquet file outside the pipeline's files "
+            "(default: samples/new_rows.csv)."
+        ),
+    ] = None,
+) -> None:
+    """Write ROWS rows of the test split, without the target, to try `predict`
+    and `monitor` on (drawn with the project's seed)."""
+    from .data.versioning import check_outside_pipeline
+
+    try:
+        settings = Settings()
+        destination = out or settings.samples_file
+        check_outside_pipeline(settings, destination, "Output")
+        params = load_params(settings.params_file)
+
+        from .data.sample import sample as draw
+        from .data.tables import check_table_path
+
+        check_table_path(destination, "Output")
+        written = draw(settings, params, rows, destination)
+    except PipelineError as exc:
+        raise fail(exc) from None
+    typer.echo(f"Wrote {rows} row(s) of the test split to {written}.")
 
 
 @app.command()

@@ -92,10 +92,17 @@ class Settings(BaseSettings):
         self.log_level = self.log_level.upper()
         return self
 
+    # The pipeline's definition, read to know which files its stages own.
+    @property
+    def pipeline_file(self) -> Path:
+        """``dvc.yaml``: the stages, their dependencies and outputs."""
+        return self.project_root / "dvc.yaml"
+
     # Data: data/{external,raw,interim,processed}.
     @property
     def external_dir(self) -> Path:
-        """Data from third parties, as received."""
+        """Data from third parties, as received: the adopted source file,
+        versioned by DVC (``init-data``)."""
         return self.data_dir / "external"
 
     @property
@@ -189,6 +196,18 @@ class Settings(BaseSettings):
     def drift_figure_file(self) -> Path:
         """The drift figure: reference against current, per column."""
         return self.drift_dir / "drift.png"
+
+    @property
+    def adhoc_dir(self) -> Path:
+        """Reports of runs by hand (``monitor FILE``), outside every stage's
+        outputs (ignored by git)."""
+        return self.reports_dir / "adhoc"
+
+    # Rows to try the model on, outside the pipeline's folders (ignored by git).
+    @property
+    def samples_file(self) -> Path:
+        """Where ``sample`` writes rows of the test split by default."""
+        return self.project_root / "samples" / "new_rows.csv"
 
     # Tracking: MLflow's embedded store, used when MLFLOW_TRACKING_URI is unset.
     @property

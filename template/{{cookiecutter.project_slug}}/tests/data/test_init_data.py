@@ -132,6 +132,61 @@ def test_adopting_a_file_writes_the_data_section_only(project: Path) -> None:
     assert "one distinct value per row" in output
 
 
+def ingest_deps(project: Path) -> list[str]:
+    pipeline = yaml.safe_load((project / "dvc.yaml").read_text())
+    deps: list[str] = pipeline["stages"]["ingest"]["deps"]
+    return deps
+
+
+def test_a_file_from_elsewhere_is_copied_to_data_external_and_ingest_depends_on_it(
+    project: Path, tmp_path: Path
+) -> None:
+    pipeline = project / "dvc.yaml"
+    before = pipeline.read_text()
+    origin = tmp_path / "downloads" / "passengers.csv"
+    origin.parent.mkdir()
+    passengers().to_csv(origin, index=False)
+
+    code, output = invoke("init-data", str(origin), "--target", "survived")
+
+    assert code == 0, output
+    adopted = project / "data" / "external" / "passengers.csv"
+    assert adopted.read_bytes() == origin.read_bytes()
+    source = load_params(project / "params.yaml").data.source
+    assert source == "data/external/passengers.csv"
+    # The ingest stage depends on that one file, not on data/external.
+    assert ingest_deps(project)[-1] == "${data.source}"
+    assert "data/external" not in ingest_deps(project)
+    after = pipeline.read_text().splitlines()
+    assert [line for line in after if line not in before.splitlines()] == [
+        "      - ${data.source}"
+    ]
+    # Not a DVC repository (no .dvc folder): it says the file is not versioned.
+    assert "data/external/passengers.csv is not versioned" in output
+
+    # A bundled table is no file: the dependency goes again.
+    code, output = invoke("init-data", "sklearn:iris", "--target", "species")
+    assert code == 0, output
+    assert pipeline.read_text() == before
+
+
+def test_other_data_under_the_same_name_in_data_external_is_refused(
+    project: Path, tmp_path: Path
+) -> None:
+    existing = project / "data" / "external" / "passengers.csv"
+    passengers(seed=1).to_csv(existing, index=False)
+    origin = tmp_path / "passengers.csv"
+    passengers(seed=2).to_csv(origin, index=False)
+    kept = (existing, project / "params.yaml", project / "dvc.yaml")
+    files = {path: path.read_bytes() for path in kept}
+
+    code, output = invoke("init-data", str(origin), "--target", "survived")
+
+    assert code == 1
+    assert "holds other data than" in " ".join(output.split())
+    assert {path: path.read_bytes() for path in files} == files
+
+
 def test_string_labels_are_kept_as_they_are(project: Path) -> None:
     path = project / "data" / "external" / "iris.csv"
     iris_with_names().to_csv(path, index=False)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import subprocess_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -24,6 +27,7 @@ from {{ cookiecutter.package_name }}.monitoring.report import (
     shown_columns,
 )
 
+PACKAGE = "{{ cookiecutter.package_name }}"
 SETTINGS = params.MonitorParams()
 NUMERIC = ["x0", "x1", "x2", "x3"]
 DATA = params.DataParams(
@@ -202,6 +206,7 @@ def test_bad_current_data_exits_1_with_a_clear_message(
     assert code == 1
     assert expected in " ".join(output.split())
     assert not (project / "reports" / "drift").exists()
+    assert not (project / "reports" / "adhoc").exists()
 
 
 def digest(path: Path) -> str:
@@ -212,7 +217,9 @@ def test_monitor_passes_a_resample_and_names_a_shifted_feature(
     project: Path, split: pd.DataFrame
 ) -> None:
     run_stages("features", "train", "evaluate")
-    report_path = project / "reports" / "drift" / "drift.json"
+    # A file given by hand: the report goes to reports/adhoc, never to the
+    # monitor stage's outputs.
+    report_path = project / "reports" / "adhoc" / "drift.json"
     resample = project / "resample.parquet"
     split.sample(frac=0.5, random_state=0).to_parquet(resample)
 
@@ -236,6 +243,29 @@ def test_monitor_passes_a_resample_and_names_a_shifted_feature(
     assert report["columns"]["mean texture"]["drifted"] is True
     assert report["performance"] is None
     assert "mean texture" in output
+    assert not (project / "reports" / "drift").exists()
+
+
+def test_monitor_of_a_missing_file_fails_before_loading_the_monitoring_code(
+    project: Path,
+) -> None:
+    # -X importtime logs every module the process imports, on stderr.
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", PACKAGE, "monitor", "absent.csv"],
+        cwd=project,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert "Error: Current data absent.csv does not exist." in done.stderr
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert f"{PACKAGE}.cli" in imported
+    assert not imported & {"pandas", "scipy", f"{PACKAGE}.monitoring.monitor"}
 
 
 def test_past_sixteen_columns_the_figure_keeps_drifted_columns_and_outputs() -> None:

@@ -1,5 +1,8 @@
 """Stage ``ingest``: read the configured source, keep the described columns,
-validate them and write the raw snapshot ``data/raw/dataset.parquet``."""
+validate them and write the raw snapshot ``data/raw/dataset.parquet``.
+
+A file source must be the stage's dependency in ``dvc.yaml`` (see
+:mod:`.versioning`), or ``dvc repro`` would not see it change."""
 
 from __future__ import annotations
 
@@ -9,8 +12,9 @@ from pathlib import Path
 from ..config import Settings
 from ..params import Params
 from .schema import validate_frame
-from .sources import get_source
+from .sources import SOURCES, get_source
 from .tables import write_parquet
+from .versioning import check_source_declared
 
 logger = logging.getLogger(__name__)
 
@@ -18,6 +22,8 @@ logger = logging.getLogger(__name__)
 def ingest(settings: Settings, params: Params) -> Path:
     """Load the configured source, keep the described columns, validate, snapshot."""
     data = params.data
+    if data.source not in SOURCES:
+        check_source_declared(settings, data.source, data.target)
     frame = get_source(data.source, data.target, settings.project_root).load()
     ignored = [
         str(c) for c in frame.columns if c != data.target and c not in data.features

@@ -3,14 +3,19 @@
 It reads the file, infers the task, the classes, each feature column's kind
 (numeric or categorical) and which columns may be missing, leaves out columns
 that only identify rows, and rewrites the ``data`` section of ``params.yaml``,
-keeping the rest of the file (comments included) as it was. Nothing is written
-unless the file passes every check.
+keeping the rest of the file (comments included) as it was. The file is
+versioned with the project (:mod:`.versioning`): copied into ``data/external``
+when it lives elsewhere, tracked by DVC, and declared as the ``ingest``
+stage's dependency in ``dvc.yaml``. Nothing is written unless the file passes
+every check.
 """
 
 from __future__ import annotations
 
+import filecmp
 import logging
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +29,7 @@ from ..utils import atomic
 from .schema import label_values, validate_frame
 from .sources import SOURCES, get_source
 from .split import check_class_sizes
+from .versioning import is_dvc_repository, track, with_source_dep
 
 logger = logging.getLogger(__name__)
 
@@ -230,17 +236,40 @@ def source_name(path: str, project_root: Path) -> str:
         return absolute.as_posix()
 
 
+def placement(settings: Settings, source: str) -> Path:
+    """Where the adopted file lives: where it is when inside ``data/external``,
+    else a file of the same name there, which must not hold other data."""
+    path = Path(source)
+    path = (path if path.is_absolute() else settings.project_root / path).resolve()
+    external = settings.external_dir.resolve()
+    if external in path.parents:
+        return path
+    destination = external / path.name
+    if destination.exists() and not filecmp.cmp(path, destination, shallow=False):
+        raise ConfigError(
+            f"{destination} exists and holds other data than {path}: rename one "
+            "of them, or adopt that one."
+        )
+    return destination
+
+
 @dataclass(frozen=True)
 class Adoption:
-    """The outcome of ``init-data``: the data section written and why."""
+    """The outcome of ``init-data``: the data section written and why, and
+    where the adopted file went."""
 
     data: DataParams
     report: list[ColumnReport]
     rows: int
+    copied_from: Path | None = None
+    """The file adopted, when it was copied into ``data/external``."""
+    tracked: Path | None = None
+    """The ``.dvc`` file that versions the data, when DVC tracks it."""
 
 
 def init_data(settings: Settings, path: str, target: str, task: str | None) -> Adoption:
-    """Infer the data section for the file at ``path`` and write it to params.yaml.
+    """Infer the data section for the file at ``path`` and write it to params.yaml;
+    version the file with DVC and make the ingest stage depend on it.
 
     Raises :class:`~.errors.PipelineError` (and writes nothing) when the file
     or the answers cannot make a usable data set.
@@ -262,10 +291,45 @@ def init_data(settings: Settings, path: str, target: str, task: str | None) -> A
     source = source_name(path, settings.project_root)
     frame = get_source(source, target, settings.project_root).load()
     data, report = infer_data(frame, source, target, task, splits)
+    is_file = source not in SOURCES
+    destination = placement(settings, source) if is_file else None
+    if destination is not None:
+        adopted = source_name(str(destination), settings.project_root)
+        data = data.model_copy(update={"source": adopted})
     updated = replace_section(text, "data", data_section(data))
     parse_params(yaml.safe_load(updated), params_path)
+    pipeline = settings.pipeline_file
+    pipeline_text = pipeline.read_text(encoding="utf-8") if pipeline.is_file() else ""
+    pipeline_updated = (
+        with_source_dep(pipeline_text, present=is_file) if pipeline_text else ""
+    )
+    copied_from, tracked = place_and_track(settings, source, destination)
+    if pipeline_updated != pipeline_text:
+        atomic.write_text(pipeline, pipeline_updated)
     atomic.write_text(params_path, updated)
-    return Adoption(data, report, len(frame))
+    return Adoption(data, report, len(frame), copied_from, tracked)
+
+
+def place_and_track(
+    settings: Settings, source: str, destination: Path | None
+) -> tuple[Path | None, Path | None]:
+    """Copy the file to ``destination`` unless it is there, and track it with
+    DVC in a DVC repository; a failure leaves no copy behind."""
+    if destination is None:
+        return None, None
+    origin = Path(source)
+    origin = origin if origin.is_absolute() else settings.project_root / origin
+    copied = origin.resolve() != destination and not destination.exists()
+    if copied:
+        with atomic.replacing(destination) as tmp:
+            shutil.copyfile(origin, tmp)
+    try:
+        tracked = track(settings, destination) if is_dvc_repository(settings) else None
+    except ConfigError:
+        if copied:
+            destination.unlink()
+        raise
+    return (origin if copied else None), tracked
 
 
 def format_report(adoption: Adoption) -> str:

@@ -143,8 +143,10 @@ def monitor(
     params: Params,
     current_path: Path,
     reference_path: Path | None = None,
+    out_dir: Path | None = None,
 ) -> DriftReport:
-    """Compare CURRENT with the reference; write ``drift.json`` and ``drift.png``."""
+    """Compare CURRENT with the reference; write ``drift.json`` and ``drift.png``
+    to ``out_dir`` (default: the stage's ``reports/drift``)."""
     data = params.data
     if not current_path.is_file():
         raise ConfigError(f"Current data {current_path} does not exist.")
@@ -169,6 +171,7 @@ def monitor(
     if current.target is not None:
         report.performance = performance(settings, params, current.target, outputs)
     decide(report.columns, params.monitor)
-    atomic.write_text(settings.drift_report_file, report.to_json())
-    save_figure(drift_figure(report), settings.drift_figure_file)
+    folder = out_dir or settings.drift_dir
+    atomic.write_text(folder / settings.drift_report_file.name, report.to_json())
+    save_figure(drift_figure(report), folder / settings.drift_figure_file.name)
     return report

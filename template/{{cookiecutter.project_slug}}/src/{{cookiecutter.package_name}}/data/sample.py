@@ -1,0 +1,41 @@
+"""Command ``sample``: rows of the held-out test split, without the target, to
+try ``predict`` and ``monitor`` on.
+
+The rows are drawn with the project's seed, so the same split gives the same
+file, and keep the split's order. They go to a file outside the pipeline's
+folders (``samples/new_rows.csv`` by default, ignored by git).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Settings
+from ..errors import ConfigError
+from ..params import Params
+from .tables import read_table, write_table
+
+logger = logging.getLogger(__name__)
+
+
+def sample(settings: Settings, params: Params, rows: int, destination: Path) -> Path:
+    """Write ``rows`` rows of the test split, less the target column, to
+    ``destination`` (CSV or Parquet, by its suffix)."""
+    if rows < 1:
+        raise ConfigError(f"The number of rows must be at least 1, not {rows}.")
+    test = read_table(settings.test_file, "The test split")
+    if rows > len(test):
+        raise ConfigError(
+            f"The test split {settings.test_file} has {len(test)} rows: ask for "
+            f"at most {len(test)}."
+        )
+    picked = np.sort(
+        np.random.default_rng(params.seed).choice(len(test), rows, replace=False)
+    )
+    chosen = test.iloc[picked].drop(columns=[params.data.target], errors="ignore")
+    write_table(destination, chosen.reset_index(drop=True))
+    logger.info("Wrote %d row(s) of the test split to %s", rows, destination)
+    return destination
