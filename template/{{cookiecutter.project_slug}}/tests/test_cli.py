@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import app
 from {{ cookiecutter.package_name }}.data.versioning import with_source_dep
+from {{ cookiecutter.package_name }}.params import load_params
 
 runner = CliRunner()
 
@@ -160,12 +161,23 @@ def test_sample_writes_seeded_rows_of_the_test_split_without_the_target(
     assert written.read_bytes() != first
 
 
+def test_sample_to_json_is_a_request_the_api_accepts(prepared: Path) -> None:
+    from {{ cookiecutter.package_name }}.serving.api import request_model
+
+    code, output = invoke("sample", "3", "--out", "samples/request.json")
+    assert code == 0, output
+    body = json.loads((prepared / "samples" / "request.json").read_text())
+    params = load_params(prepared / "params.yaml")
+    assert [list(row) for row in body["rows"]] == [list(params.data.features)] * 3
+    request_model(params.data, max_rows=3).model_validate(body)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (("1000",), "rows: ask for at most"),
         (("5", "--out", "data/interim/test.parquet"), "written by the pipeline"),
-        (("5", "--out", "samples/rows.txt"), "must end in .csv or .parquet"),
+        (("5", "--out", "samples/rows.txt"), "must end in .csv, .parquet, .json"),
     ],
     ids=["too-many", "pipeline-output", "unknown-format"],
 )

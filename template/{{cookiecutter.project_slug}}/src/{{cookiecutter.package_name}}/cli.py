@@ -279,7 +279,7 @@ def sample(
         Optional[Path],
         typer.Option(
             help="A CSV or Parquet file outside the pipeline's files "
-            "(default: samples/new_rows.csv)."
+            "(default: samples/new_rows.csv), or a .json file: an API request body."
         ),
     ] = None,
 ) -> None:
@@ -293,10 +293,13 @@ def sample(
         check_outside_pipeline(settings, destination, "Output")
         params = load_params(settings.params_file)
 
+        from .data.sample import SAMPLE_SUFFIXES
         from .data.sample import sample as draw
-        from .data.tables import check_table_path
 
-        check_table_path(destination, "Output")
+        if destination.suffix.lower() not in SAMPLE_SUFFIXES:
+            raise ConfigError(
+                f"Output {destination} must end in {', '.join(SAMPLE_SUFFIXES)}."
+            )
         written = draw(settings, params, rows, destination)
     except PipelineError as exc:
         raise fail(exc) from None

@@ -3,11 +3,14 @@ try ``predict`` and ``monitor`` on.
 
 The rows are drawn with the project's seed, so the same split gives the same
 file, and keep the split's order. They go to a file outside the pipeline's
-folders (``samples/new_rows.csv`` by default, ignored by git).
+folders (``samples/new_rows.csv`` by default, ignored by git). A ``.json``
+file gets the body of a request to the API, ``{"rows": [...]}`` with the
+feature columns only, for ``curl -d @samples/request.json``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -16,14 +19,17 @@ import numpy as np
 from ..config import Settings
 from ..errors import ConfigError
 from ..params import Params
-from .tables import read_table, write_table
+from ..utils import atomic
+from .tables import TABLE_SUFFIXES, read_table, write_table
+
+SAMPLE_SUFFIXES = (*TABLE_SUFFIXES, ".json")
 
 logger = logging.getLogger(__name__)
 
 
 def sample(settings: Settings, params: Params, rows: int, destination: Path) -> Path:
     """Write ``rows`` rows of the test split, less the target column, to
-    ``destination`` (CSV or Parquet, by its suffix)."""
+    ``destination``: CSV or Parquet, or an API request body (``.json``)."""
     if rows < 1:
         raise ConfigError(f"The number of rows must be at least 1, not {rows}.")
     test = read_table(settings.test_file, "The test split")
@@ -36,6 +42,11 @@ def sample(settings: Settings, params: Params, rows: int, destination: Path) -> 
         np.random.default_rng(params.seed).choice(len(test), rows, replace=False)
     )
     chosen = test.iloc[picked].drop(columns=[params.data.target], errors="ignore")
-    write_table(destination, chosen.reset_index(drop=True))
+    if destination.suffix.lower() == ".json":
+        features = chosen[list(params.data.features)]
+        records = json.loads(features.to_json(orient="records"))  # NaN: null
+        atomic.write_text(destination, json.dumps({"rows": records}, indent=2) + "\n")
+    else:
+        write_table(destination, chosen.reset_index(drop=True))
     logger.info("Wrote %d row(s) of the test split to %s", rows, destination)
     return destination
