@@ -384,6 +384,10 @@ def test_pipeline_stages_call_the_package_with_real_inputs(project: Project) -> 
     suffix = ".pt" if project.answers["ml_framework"] == "pytorch" else ".pkl"
     assert f"models/model{suffix}" in stages["train"]["outs"]
     assert isinstance(params["seed"], int)
+    # The quick start names every stage that `nox -s pipeline` runs.
+    readme = (project.path / "README.md").read_text(encoding="utf-8").splitlines()
+    (quick_start,) = [line for line in readme if line.startswith("nox -s pipeline ")]
+    assert quick_start.split("# dvc repro: ")[1].split(", ") == list(stages)
 
 
 def test_models_register_under_the_slug_and_the_store_stays_out(
