@@ -153,6 +153,9 @@ def test_project_integration_tests_pass(installed: Project) -> None:
         "test_editing_the_split_function_makes_train_and_what_follows_stale",
         "test_own_data_travels_to_a_fresh_clone_with_dvc_push_and_pull",
         "test_runs_by_hand_leave_the_pipeline_and_git_clean",
+        # the registry: the champion follows new data; a loser adds no version
+        "test_the_champion_follows_new_data_with_its_signature",
+        "test_a_model_that_does_not_beat_the_champion_of_its_data_adds_no_version",
     }
     if installed.answers["ml_framework"] == "pytorch":
         # SIGKILL mid-training then --resume; two torchrun runs with 2 processes

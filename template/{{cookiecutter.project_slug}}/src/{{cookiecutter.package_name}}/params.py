@@ -170,7 +170,9 @@ class RegisterParams(BaseModel):
     model becomes its ``champion``: ``metric`` (``auto``: accuracy for
     classification, rmse for regression) must reach ``threshold`` (at least
     for a score, at most for an error such as rmse) and, with
-    ``beat_champion``, be strictly better than the current champion's."""
+    ``beat_champion``, be strictly better than the current champion's if that
+    champion was trained on data of the same signature. A model that fails
+    adds no version to the registry."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -3,7 +3,9 @@
 One pipeline run is one MLflow run holding every parameter, the per-epoch and
 the test metrics, provenance tags and the model; tracking changes no bit of
 the pipeline's outputs and leaves the global random streams alone; the
-``register`` gate moves ``champion`` only when it passes; an unreachable
+``register`` gate registers a version and moves ``champion`` only when it
+passes, comparing a model only with a champion trained on data of the same
+signature, so the champion follows the data to a new file; an unreachable
 server stops a stage, naming it, before anything is written.
 """
 
@@ -21,19 +23,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import copy_project, run, subprocess_env, update_params
+from conftest import DATA_SETS, copy_project, run, subprocess_env, update_params
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
 from {{ cookiecutter.package_name }}.data.ingest import ingest
+from {{ cookiecutter.package_name }}.data.init_data import init_data
 from {{ cookiecutter.package_name }}.data.prepare import prepare
 from {{ cookiecutter.package_name }}.features.build import build_features
 from {{ cookiecutter.package_name }}.modeling.evaluate import evaluate
 from {{ cookiecutter.package_name }}.modeling.train import train
-from {{ cookiecutter.package_name }}.params import load_params
+from {{ cookiecutter.package_name }}.params import DataParams, FeatureSpec, load_params
 from {{ cookiecutter.package_name }}.tracking.registry import CHAMPION, register
 from {{ cookiecutter.package_name }}.tracking.runs import flatten, locked_requirements
+from {{ cookiecutter.package_name }}.tracking.signature import (
+    HASH_TAG,
+    column_mismatch,
+    data_signature,
+    signature_hash,
+    signature_tags,
+)
 from {{ cookiecutter.package_name }}.tracking.store import (
     MODEL_HASH_TAG,
     Tracker,
@@ -146,17 +156,65 @@ def test_tracking_changes_no_bit_of_the_pipeline_outputs(tmp_path: Path) -> None
     assert not store(off).exists()
 
 
+def data_of(**kinds: str) -> DataParams:
+    """A classification data section with the given columns and kinds."""
+    features = {name: FeatureSpec(kind=kind) for name, kind in kinds.items()}
+    return DataParams(classes=[0, 1], features=features)
+
+
+def test_the_data_signature_names_the_columns_and_kinds_not_their_order() -> None:
+    data = data_of(age="numeric", port="categorical")
+    tags = signature_tags(data)
+    assert json.loads(tags["data.features"]) == {
+        "age": "numeric",
+        "port": "categorical",
+    }
+    assert (tags["data.task"], tags["data.target"]) == ("classification", "target")
+    assert json.loads(tags["data.classes"]) == [0, 1]
+    assert tags[HASH_TAG] == signature_hash(data_signature(data))
+    # Order and bounds refine the same data; a kind, a column or the task do not.
+    same = data_of(port="categorical", age="numeric")
+    same.features["age"].min = 0.0
+    assert signature_tags(same)[HASH_TAG] == tags[HASH_TAG]
+    for other in (
+        data_of(age="categorical", port="categorical"),
+        data_of(age="numeric", port="categorical", fare="numeric"),
+        data.model_copy(update={"task": "regression", "classes": None}),
+    ):
+        assert signature_tags(other)[HASH_TAG] != tags[HASH_TAG]
+
+
+def test_a_file_lacking_model_columns_is_refused_naming_the_difference() -> None:
+    model, project = data_of(age="numeric", port="categorical"), data_of(h="numeric")
+    assert column_mismatch(model, ["port", "age", "id"], project) is None
+    reason = column_mismatch(model, ["h", "target", "port"], project)
+    assert reason is not None
+    assert "lacks 1 of the model's column(s) ('age')" in reason
+    assert "has 1 the model does not know ('h')" in reason
+    assert "the model was trained on other data" in reason
+    assert "other data" not in str(column_mismatch(model, ["port"], model))
+
+
+def versions(root: Path, name: str) -> dict[str, dict[str, str]]:
+    """``{version: tags}`` of the registered model ``name``."""
+    found = client_of(root).search_model_versions(f"name = '{name}'")
+    return {str(version.version): dict(version.tags) for version in found}
+
+
+def champion_of(root: Path, name: str) -> str:
+    return str(client_of(root).get_model_version_by_alias(name, CHAMPION).version)
+
+
 @slow
 def test_the_gate_decides_which_version_is_the_champion(project: Path) -> None:
     settings = run_pipeline(project)
     params = load_params(settings.params_file)
     name = params.registration.name
-    client = client_of(project)
     # The pipeline registered its model; registering it again changes nothing.
     assert register(settings, params).passed  # type: ignore[union-attr]
-    first = client.get_model_version_by_alias(name, CHAMPION)
-    assert len(client.search_model_versions(f"name = '{name}'")) == 1
-    # Unreachable floor: the new version is registered, the alias stays.
+    first = champion_of(project, name)
+    assert list(versions(project, name)) == [first]
+    # Unreachable floor: the run is recorded, no version, the alias stays.
     metric = "rmse" if params.data.task == "regression" else "accuracy"
     floor = -1.0 if metric == "rmse" else 1.01
     update_params(project, "register", "threshold", floor)
@@ -166,11 +224,71 @@ def test_the_gate_decides_which_version_is_the_champion(project: Path) -> None:
     decision = register(settings, params)
     assert decision is not None and not decision.passed
     assert "register.threshold" in decision.reason
-    assert client.get_model_version_by_alias(name, CHAMPION).version == first.version
-    assert len(client.search_model_versions(f"name = '{name}'")) == 2
-    # Registering the same run again adds no version.
-    register(settings, params)
-    assert len(client.search_model_versions(f"name = '{name}'")) == 2
+    assert champion_of(project, name) == first
+    assert list(versions(project, name)) == [first]
+    client = client_of(project)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    assert len(client.search_runs(experiments)) == 2
+
+
+@slow
+def test_a_model_that_does_not_beat_the_champion_of_its_data_adds_no_version(
+    project: Path,
+) -> None:
+    settings = run_pipeline(project)
+    params = load_params(settings.params_file)
+    name = params.registration.name
+    first = champion_of(project, name)
+    # The champion now holds the best score there is: nothing can beat it.
+    client = client_of(project)
+    champion_run = client.get_model_version(name, first).run_id
+    client.log_metric(str(champion_run), "test_accuracy", 1.0)
+    update_params(project, "train", "val_size", 0.3)
+    settings = run_pipeline(project)
+    decision = register(settings, load_params(settings.params_file))
+    assert decision is not None and not decision.passed
+    assert f"does not beat the champion (version {first}" in decision.reason
+    assert list(versions(project, name)) == [first]
+    assert champion_of(project, name) == first
+    # The run is in the history all the same.
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    assert len(client.search_runs(experiments)) == 2
+
+
+@slow
+def test_the_champion_follows_new_data_with_its_signature(project: Path) -> None:
+    settings = run_pipeline(project)
+    params = load_params(settings.params_file)
+    name = params.registration.name
+    first = champion_of(project, name)
+    old = json.loads(settings.metrics_file.read_text())["accuracy"]
+    # A different file: other columns (categorical ones too), another target.
+    make, target = DATA_SETS["categorical-with-missing"]
+    path = project / "data" / "external" / "passengers.csv"
+    make().to_csv(path, index=False)
+    init_data(settings, str(path), target, None)
+    settings = run_pipeline(project)
+    params = load_params(settings.params_file)
+    new = json.loads(settings.metrics_file.read_text())["accuracy"]
+    assert new < old, "the new data must score below the old champion"
+    second = champion_of(project, name)
+    assert second != first
+    tags = versions(project, name)
+    assert tags[second][HASH_TAG] == signature_hash(data_signature(params.data))
+    assert tags[second][HASH_TAG] != tags[first][HASH_TAG]
+    assert tags[second]["data.target"] == target
+    assert set(json.loads(tags[second]["data.features"])) == set(params.data.features)
+    # The model of the old data no longer scores the new file's rows.
+    rows = project / "rows.csv"
+    make().drop(columns=target).head(5).to_csv(rows, index=False)
+    for version, code in ((second, 0), (first, 1)):
+        out = project / f"scored-{version}.csv"
+        model = f"models:/{name}/{version}"
+        done = cli(project, "predict", str(rows), str(out), "--model", model)
+        assert done.returncode == code, done.stderr
+        assert out.exists() == (code == 0)
+    assert "does not fit the model" in done.stderr
+    assert "the model was trained on other data" in done.stderr
 
 
 def free_port() -> int:

@@ -20,7 +20,8 @@ from ..config import Settings
 from ..errors import ConfigError
 from ..params import Params
 from ..utils import atomic
-from .tables import TABLE_SUFFIXES, read_table, write_table
+from .formats import TABLE_SUFFIXES
+from .tables import read_table, write_table
 
 SAMPLE_SUFFIXES = (*TABLE_SUFFIXES, ".json")
 

@@ -130,12 +130,18 @@ def describe_failures(failure_cases: pd.DataFrame, data: DataParams) -> list[str
     problems = []
     checks = failure_cases["check"].astype(str)
     # Where values are not of the column's type, other checks on that column
-    # only repeat the problem (as Python errors): report the type alone.
+    # only repeat the problem (as Python errors), and coercing and checking
+    # the type fail on the same values: report the type once.
     untyped = set(failure_cases["column"][checks.str.match(r"(coerce_)?dtype")])
+    reported: set[object] = set()
     grouped = failure_cases.groupby(["column", "check"], dropna=False, sort=False)
     for (column, check), cases in grouped:
-        if column in untyped and not str(check).startswith(("coerce_dtype", "dtype")):
-            continue
+        if column in untyped:
+            if column in reported or not str(check).startswith(
+                ("coerce_dtype", "dtype")
+            ):
+                continue
+            reported.add(column)
         values = [str(value) for value in cases["failure_case"]]
         if check == "column_in_dataframe":
             problems.append(f"missing column(s) {', '.join(map(repr, values))}")

@@ -17,8 +17,6 @@ import pyarrow.parquet as pq
 from ..errors import ConfigError, DataValidationError
 from ..utils import atomic
 
-TABLE_SUFFIXES = (".csv", ".parquet")
-
 
 def read_table(path: Path, what: str) -> pd.DataFrame:
     """Read a CSV or Parquet file, turning every failure into a clear error."""
@@ -88,15 +86,6 @@ def write_arrow(path: Path, table: pa.Table) -> None:
     with atomic.replacing(path) as tmp:
         pq.write_table(table, tmp)
     release_arrow_memory()
-
-
-def check_table_path(path: Path, what: str) -> None:
-    """Refuse a file name that is neither CSV nor Parquet."""
-    if path.suffix.lower() not in TABLE_SUFFIXES:
-        raise ConfigError(
-            f"{what} {path} must end in .csv or .parquet, the formats it is read "
-            "and written in."
-        )
 
 
 def write_table(path: Path, frame: pd.DataFrame) -> None:

@@ -12,6 +12,7 @@ appear in the data (classification, with one probability per class) or values
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,13 @@ PROBA_PREFIX = "proba_"
 MAX_SHOWN = 5
 
 
+def model_digest(model_file: Path, transform: FeatureTransform) -> str:
+    """SHA-256 of the model file and the transform it applies."""
+    digest = hashlib.sha256(model_file.read_bytes())
+    digest.update(repr(transform.to_dict()).encode("utf-8"))
+    return digest.hexdigest()
+
+
 class Predictor:
     """The fitted transform and model of a project, loaded once."""
 
@@ -47,6 +55,8 @@ class Predictor:
         self.params = params
         self.source = source
         self.uri = str(source)
+        # Taken now: a registered model's files are removed once it is loaded.
+        self.digest = model_digest(source, transform)
         self.labels: list[Label] = params.data.labels
         self.threshold = decision_threshold(params)
 

@@ -10,7 +10,6 @@ Settings (model, limits) come from the environment, like the pipeline's.
 
 # No `from __future__ import annotations`: FastAPI reads the request model,
 # which is built at run time, from the endpoint's annotation.
-import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -28,8 +27,9 @@ from .. import __version__
 from ..config import Settings
 from ..errors import PipelineError
 from ..modeling.predictor import Predictor
-from ..params import DataParams, FeatureSpec, Params
-from .loading import load_predictor, serving_params
+from ..params import DataParams, FeatureSpec, Params, load_params
+from ..tracking.signature import data_signature, signature_hash
+from .loading import is_registry_uri, load_predictor, load_registered
 
 logger = logging.getLogger(__name__)
 
@@ -73,13 +73,6 @@ def error_message(error: dict[str, Any]) -> str:
     """pydantic's message, with the parser's reason for a body that is not JSON."""
     reason = (error.get("ctx") or {}).get("error")
     return f"{error['msg']}: {reason}" if isinstance(reason, str) else str(error["msg"])
-
-
-def model_digest(predictor: Predictor) -> str:
-    """SHA-256 of the model file and the transform it applies."""
-    digest = hashlib.sha256(predictor.source.read_bytes())
-    digest.update(repr(predictor.transform.to_dict()).encode("utf-8"))
-    return digest.hexdigest()
 
 
 class BodyTooLarge(Exception):
@@ -144,10 +137,11 @@ def describe(predictor: Predictor, settings: Settings) -> dict[str, Any]:
     return {
         "package_version": __version__,
         "model": predictor.uri,
-        "model_sha256": model_digest(predictor),
+        "model_sha256": predictor.digest,
         "task": data.task,
         "classes": data.classes,
         "target": data.target,
+        "data_signature": signature_hash(data_signature(data)),
         "features": {name: spec.model_dump() for name, spec in data.features.items()},
         "max_rows": settings.max_rows,
     }
@@ -217,12 +211,16 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     """The service for the project ``settings`` point at (default: from the
     environment). The model loads once, when the application starts."""
     settings = settings or Settings()
-    params: Params = serving_params(settings, settings.model_uri)
+    uri = settings.model_uri
+    # A registered model brings the parameters its requests are checked
+    # against: it loads here, the project's own model when the app starts.
+    registered = load_registered(settings, str(uri)) if is_registry_uri(uri) else None
+    params = registered.params if registered else load_params(settings.params_file)
     state: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        predictor = load_predictor(settings, params, settings.model_uri)
+        predictor = registered or load_predictor(settings, params, uri)
         state["predictor"] = predictor
         state["metadata"] = describe(predictor, settings)
         yield

@@ -1,19 +1,35 @@
-"""Command ``predict``: score a file of raw rows into another file."""
+"""Command ``predict``: score a file of raw rows into another file.
+
+The paths are checked before anything heavy is imported: a wrong path fails
+at once, not after the seconds that pandas, the model's framework and, for a
+registered model, MLflow take to load.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..config import Settings
-from ..data.tables import check_table_path, read_table, write_table
-from ..errors import DataValidationError
+from ..data.formats import check_table_path
+from ..errors import ConfigError, DataValidationError
 from ..params import Params
-from .loading import load_predictor
+from ..tracking.signature import column_mismatch
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
+
+
+def check_paths(source: Path, destination: Path) -> None:
+    """Refuse a missing input file, or a file name that is neither CSV nor
+    Parquet."""
+    check_table_path(source, "Input")
+    check_table_path(destination, "Output")
+    if not source.is_file():
+        raise ConfigError(f"Input file {source} does not exist.")
 
 
 def predict_file(
@@ -24,11 +40,23 @@ def predict_file(
     model_uri: str | None = None,
 ) -> pd.DataFrame:
     """Score every row of ``source`` into ``destination``: its columns, then
-    the prediction columns. Nothing is written when a row is invalid."""
-    check_table_path(source, "Input")
-    check_table_path(destination, "Output")
+    the prediction columns. Nothing is written when a row is invalid, or when
+    ``source`` lacks a column the model was trained on."""
+    check_paths(source, destination)
+    import pandas as pd
+
+    from ..data.tables import read_table, write_table
+    from .loading import load_predictor
+
     predictor = load_predictor(settings, params, model_uri)
     rows = read_table(source, "Input")
+    mismatch = column_mismatch(
+        predictor.params.data, [str(name) for name in rows.columns], params.data
+    )
+    if mismatch:
+        raise DataValidationError(
+            f"Input {source} does not fit the model {predictor.uri}: {mismatch}."
+        )
     predictions = predictor.predict(rows, f"Input {source}")
     clashes = [name for name in predictions.columns if name in rows.columns]
     if clashes:

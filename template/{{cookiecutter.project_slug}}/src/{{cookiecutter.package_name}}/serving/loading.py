@@ -8,8 +8,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..modeling.predictor import Predictor
-from ..params import Params, load_params
-from ..tracking.store import downloaded_model
+from ..params import Params
 
 REGISTRY_SCHEMES = ("models:/", "runs:/")
 
@@ -27,12 +26,18 @@ def model_path(settings: Settings, uri: str | None) -> Path:
     return path if path.is_absolute() else settings.project_root / path
 
 
-def serving_params(settings: Settings, uri: str | None) -> Params:
-    """The parameters the model ``uri`` was trained with: those bundled with an
-    MLflow model, else the project's ``params.yaml``."""
-    if is_registry_uri(uri):
-        return load_params(downloaded_model(settings, str(uri))["params"])
-    return load_params(settings.params_file)
+def load_registered(settings: Settings, uri: str) -> Predictor:
+    """The predictor of the MLflow model ``uri``, with the parameters it was
+    trained with. The download is removed once the model is in memory."""
+    # Imported here: MLflow is needed only for a model of the registry.
+    from ..tracking.store import downloaded_model
+
+    with downloaded_model(settings, uri) as files:
+        predictor = Predictor.from_files(
+            files["params"], files["transform"], files["model"]
+        )
+    predictor.uri = uri
+    return predictor
 
 
 def load_predictor(
@@ -43,11 +48,6 @@ def load_predictor(
     An MLflow model URI brings its own parameters, transform and model, which
     replace the project's.
     """
-    if not is_registry_uri(uri):
-        return Predictor.from_project(settings, params, model_path(settings, uri))
-    files = downloaded_model(settings, str(uri))
-    predictor = Predictor.from_files(
-        files["params"], files["transform"], files["model"]
-    )
-    predictor.uri = str(uri)
-    return predictor
+    if is_registry_uri(uri):
+        return load_registered(settings, str(uri))
+    return Predictor.from_project(settings, params, model_path(settings, uri))

@@ -1,11 +1,18 @@
-"""Stage ``register``: record the pipeline's run, register its model, and
-move the ``champion`` alias to it when the gate of ``params.yaml`` passes.
+"""Stage ``register``: record the pipeline's run and, when the gate of
+``params.yaml`` passes, register its model as a new version and move the
+``champion`` alias to it.
 
+Every version carries the signature of the data it was trained on (task,
+target, classes, feature columns and their kinds: :mod:`.signature`) as tags.
 The gate (``register``): ``metric`` (``auto``: accuracy for classification,
 rmse for regression) must reach ``threshold`` (at least for a score, at most
-for an error such as rmse) and, with ``beat_champion``, be strictly better than
-the current champion's. Aliases only, never the deprecated stages.
-Registered models are loaded back by URI (``models:/<name>@champion``) with
+for an error such as rmse) and, with ``beat_champion``, be strictly better
+than the current champion's, if that champion was trained on data of the same
+signature; a champion of other data is no rival, so the first model that
+passes on new data becomes the champion. A model that fails the gate adds a
+run to the history and no version to the registry, so experiments do not
+flood it. Aliases only, never the deprecated stages. Registered models are
+loaded back by URI (``models:/<name>@champion``) with
 :func:`.store.downloaded_model`.
 """
 
@@ -16,13 +23,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import mlflow
+from mlflow.entities import Run
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from ..config import Settings
 from ..errors import ConfigError
-from ..params import Params
+from ..params import Params, load_params
 from .runs import MODEL_URI_TAG, TEST_PREFIX, read_metrics, record_run
-from .store import Tracker, TrackingError, shown_uri, using
+from .signature import HASH_TAG, signature_tags, summary
+from .store import Tracker, TrackingError, downloaded_model, shown_uri, using
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +89,69 @@ def gate_metric(params: Params, scores: Mapping[str, float]) -> str:
     return metric
 
 
+def champion_signature(tracker: Tracker, champion: ModelVersion) -> str:
+    """The data signature hash of the champion; a version registered without
+    one gets its tags now, from the ``params.yaml`` it bundles."""
+    recorded = champion.tags.get(HASH_TAG)
+    if recorded:
+        return str(recorded)
+    uri = f"models:/{champion.name}/{champion.version}"
+    with downloaded_model(tracker.settings, uri) as files:
+        data = load_params(files["params"]).data
+    tags = signature_tags(data)
+    for key, value in tags.items():
+        tracker.client.set_model_version_tag(
+            champion.name, champion.version, key, value
+        )
+    return tags[HASH_TAG]
+
+
+def rival(
+    tracker: Tracker, params: Params, run: Run, metric: str
+) -> tuple[str, float] | None:
+    """The champion's version and ``metric``, if there is a champion to beat:
+    another run's model, trained on data of the same signature."""
+    name, client = params.registration.name, tracker.client
+    try:
+        current = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+    if current.run_id == run.info.run_id:
+        return None
+    if champion_signature(tracker, current) != signature_tags(params.data)[HASH_TAG]:
+        logger.info(
+            "The %s (version %s) was trained on other data; this model predicts "
+            "%s: it has no champion of its data to beat.",
+            CHAMPION,
+            current.version,
+            summary(params.data),
+        )
+        return None
+    best = client.get_run(str(current.run_id)).data.metrics.get(TEST_PREFIX + metric)
+    return (str(current.version), best) if best is not None else None
+
+
+def promote(tracker: Tracker, params: Params, run: Run) -> tuple[ModelVersion, bool]:
+    """Make the run's model the champion: its version, tagged with its data
+    signature, and whether that version is new."""
+    name, client = params.registration.name, tracker.client
+    tags = signature_tags(params.data)
+    existing = client.search_model_versions(
+        f"name = '{name}' and run_id = '{run.info.run_id}'"
+    )
+    if existing:
+        version = existing[0]
+        for key, value in tags.items():
+            client.set_model_version_tag(name, version.version, key, value)
+    else:
+        version = mlflow.register_model(run.data.tags[MODEL_URI_TAG], name, tags=tags)
+    client.set_registered_model_alias(name, CHAMPION, version.version)
+    return version, not existing
+
+
 def register(settings: Settings, params: Params) -> Gate | None:
-    """Record the run, register its model, move ``champion`` if the gate passes.
+    """Record the run; if the gate passes, register its model (once per run)
+    and make it the champion.
 
     Returns None when tracking is off: there is no registry to write to.
     """
@@ -92,38 +163,31 @@ def register(settings: Settings, params: Params) -> Gate | None:
     tracker = Tracker.connect(settings)
     run = record_run(tracker, params)
     name = params.registration.name
-    client = tracker.client
     with using(tracker.uri):
         try:
-            existing = client.search_model_versions(
-                f"name = '{name}' and run_id = '{run.info.run_id}'"
-            )
-            version = (
-                existing[0]
-                if existing
-                else mlflow.register_model(run.data.tags[MODEL_URI_TAG], name)
-            )
-            try:
-                current = client.get_model_version_by_alias(name, CHAMPION)
-            except MlflowException:
-                current = None
-            champion = None
-            if current is not None and current.version != version.version:
-                champion_run = client.get_run(str(current.run_id))
-                best = champion_run.data.metrics.get(TEST_PREFIX + metric)
-                champion = (current.version, best) if best is not None else None
+            champion = rival(tracker, params, run, metric)
             decision = gate(params, metric, float(scores[metric]), champion)
             if decision.passed:
-                client.set_registered_model_alias(name, CHAMPION, version.version)
+                version, new = promote(tracker, params, run)
         except MlflowException as exc:
             raise TrackingError(
                 f"The registry at {shown_uri(tracker.uri)} refused model {name!r}: "
                 f"{exc.message}"
             ) from exc
-    outcome = (
-        "Registered %s version %s and made it the %s: %s."
-        if decision.passed
-        else "Registered %s version %s; %s stays where it was: %s."
-    )
-    logger.info(outcome, name, version.version, CHAMPION, decision.reason)
+    if not decision.passed:
+        logger.info(
+            "Recorded run %s; registered no version of %s, and the %s stays where "
+            "it was: %s.",
+            run.info.run_id,
+            name,
+            CHAMPION,
+            decision.reason,
+        )
+    else:
+        outcome = (
+            "Registered %s version %s and made it the %s: %s."
+            if new
+            else "%s version %s (registered before) is the %s: %s."
+        )
+        logger.info(outcome, name, version.version, CHAMPION, decision.reason)
     return decision

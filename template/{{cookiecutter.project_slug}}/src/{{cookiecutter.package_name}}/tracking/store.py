@@ -15,7 +15,6 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -153,28 +152,28 @@ class Tracker:
         return runs[0] if runs else None
 
 
-@cache
-def _downloaded(tracking: str, uri: str) -> Path:
-    destination = Path(tempfile.mkdtemp(prefix="model-"))
-    try:
-        with using(tracking):
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, dst_path=str(destination), tracking_uri=tracking
-            )
-    except MlflowException as exc:
-        raise ConfigError(f"Model {uri!r} cannot be loaded: {exc.message}") from exc
-    return Path(local)
-
-
-def downloaded_model(settings: Settings, uri: str) -> dict[str, Path]:
+@contextmanager
+def downloaded_model(settings: Settings, uri: str) -> Iterator[dict[str, Path]]:
     """The bundled files of the MLflow model ``uri`` (``models:/<name>@champion``,
-    ``runs:/<id>/model``...), downloaded once per process."""
-    folder = _downloaded(tracking_uri(settings), uri) / "artifacts"
-    files = {key: folder / path.name for key, path in bundle_files(settings).items()}
-    missing = [str(path) for path in files.values() if not path.is_file()]
-    if missing:
-        raise ConfigError(
-            f"Model {uri!r} is not a model of this pipeline: it lacks "
-            f"{', '.join(missing)}."
-        )
-    return files
+    ``runs:/<id>/model``...), by artifact name, in a temporary folder that is
+    removed when the block ends: load what you need inside it."""
+    tracking = tracking_uri(settings)
+    with tempfile.TemporaryDirectory(prefix="model-") as destination:
+        try:
+            with using(tracking):
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=uri, dst_path=destination, tracking_uri=tracking
+                )
+        except MlflowException as exc:
+            raise ConfigError(f"Model {uri!r} cannot be loaded: {exc.message}") from exc
+        folder = Path(local) / "artifacts"
+        files = {
+            key: folder / path.name for key, path in bundle_files(settings).items()
+        }
+        missing = [path.name for path in files.values() if not path.is_file()]
+        if missing:
+            raise ConfigError(
+                f"Model {uri!r} is not a model of this pipeline: it lacks "
+                f"{', '.join(missing)}."
+            )
+        yield files
