@@ -176,16 +176,21 @@ def init_data(
         typer.Option(help="classification or regression (default: inferred)."),
     ] = None,
 ) -> None:
-    """Adopt a data file: infer the data section of params.yaml from it."""
+    """Adopt a data file: infer columns.yaml and the data section of params.yaml
+    from it, and the task's plots in dvc.yaml."""
     from .data.init_data import format_report
     from .data.init_data import init_data as adopt
+    from .modeling.evaluators import dvc_plots
 
     try:
-        adoption = adopt(Settings(), path, target, task)
+        adoption = adopt(Settings(), path, target, task, dvc_plots)
     except PipelineError as exc:
         raise fail(exc) from None
     typer.echo(format_report(adoption))
-    typer.echo("Wrote the data section of params.yaml. Check it, then run `dvc repro`.")
+    typer.echo(
+        "Wrote columns.yaml, the data section of params.yaml and the plots of "
+        "dvc.yaml. Check them, then run `dvc repro`."
+    )
 
 
 @app.command()

@@ -144,7 +144,8 @@ def monitor(
     current_path: Path,
     reference_path: Path | None = None,
 ) -> DriftReport:
-    """Compare CURRENT with the reference; write ``drift.json`` and ``drift.png``."""
+    """Compare CURRENT with the reference; write ``drift.json``, its summary
+    ``metrics.json`` and ``drift.png``."""
     data = params.data
     if not current_path.is_file():
         raise ConfigError(f"Current data {current_path} does not exist.")
@@ -170,5 +171,6 @@ def monitor(
         report.performance = performance(settings, params, current.target, outputs)
     decide(report.columns, params.monitor)
     atomic.write_text(settings.drift_report_file, report.to_json())
+    atomic.write_text(settings.drift_metrics_file, report.metrics_json())
     save_figure(drift_figure(report), settings.drift_figure_file)
     return report
