@@ -248,7 +248,9 @@ def parse_params(raw: Any, path: Path) -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"Parameter file {path} is invalid: {problems(exc)}.") from exc
+        raise ConfigError(
+            f"Parameter file {path} is invalid: {problems(exc)}."
+        ) from exc
 
 
 def parse_columns(raw: Any, path: Path) -> dict[str, FeatureSpec]:

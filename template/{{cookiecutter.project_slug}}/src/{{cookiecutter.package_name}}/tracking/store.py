@@ -28,6 +28,7 @@ from mlflow.tracking import MlflowClient
 
 from ..config import ENV_PREFIX, Settings
 from ..errors import ConfigError, PipelineError
+from ..params import columns_path
 
 MODEL_HASH_TAG = "model_sha256"
 
@@ -36,6 +37,7 @@ def bundle_files(settings: Settings) -> dict[str, Path]:
     """The files an MLflow model of this pipeline carries, by artifact name."""
     return {
         "params": settings.params_file,
+        "columns": columns_path(settings.params_file),
         "transform": settings.transform_file,
         "model": settings.model_file,
     }
@@ -171,7 +173,8 @@ def downloaded_model(settings: Settings, uri: str) -> dict[str, Path]:
     ``runs:/<id>/model``...), downloaded once per process."""
     folder = _downloaded(tracking_uri(settings), uri) / "artifacts"
     files = {key: folder / path.name for key, path in bundle_files(settings).items()}
-    missing = [str(path) for path in files.values() if not path.is_file()]
+    # Models registered before columns.yaml list the columns in params.yaml.
+    missing = [str(p) for k, p in files.items() if not p.is_file() and k != "columns"]
     if missing:
         raise ConfigError(
             f"Model {uri!r} is not a model of this pipeline: it lacks "
