@@ -18,7 +18,11 @@ import yaml
 from hypothesis import settings
 
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX
-from {{ cookiecutter.package_name }}.params import DataParams, FeatureSpec, Yaml12Loader
+from {{ cookiecutter.package_name }}.params import (
+    DataParams,
+    FeatureSpec,
+    Yaml12Loader,
+)
 from {{ cookiecutter.package_name }}.utils.hashseed import HASH_SEED
 
 # Model code imports heavy libraries on first use: time limits would be noise.

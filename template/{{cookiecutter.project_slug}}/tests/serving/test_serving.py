@@ -44,7 +44,11 @@ from {{ cookiecutter.package_name }}.modeling.evaluate import evaluate
 from {{ cookiecutter.package_name }}.modeling.evaluators import build_evaluator
 from {{ cookiecutter.package_name }}.modeling.model import load_model
 from {{ cookiecutter.package_name }}.modeling.train import train
-from {{ cookiecutter.package_name }}.params import Params, columns_path, load_params
+from {{ cookiecutter.package_name }}.params import (
+    Params,
+    columns_path,
+    load_params,
+)
 from {{ cookiecutter.package_name }}.serving.api import create_app
 from {{ cookiecutter.package_name }}.tracking.registry import register
 from {{ cookiecutter.package_name }}.tracking.store import using
