@@ -23,8 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("rows", type=int)
     rows = parser.parse_args().rows
-    params = yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8"))
-    features = list(params["data"]["features"])
+    features = list(yaml.safe_load(Path("columns.yaml").read_text(encoding="utf-8")))
     test = pd.read_parquet("data/interim/test.parquet")
     sample = test[features].sample(rows, replace=True, random_state=0)
     records = json.loads(sample.to_json(orient="records"))

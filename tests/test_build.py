@@ -156,6 +156,11 @@ def test_project_integration_tests_pass(installed: Project) -> None:
         # the registry: the champion follows new data; a loser adds no version
         "test_the_champion_follows_new_data_with_its_signature",
         "test_a_model_that_does_not_beat_the_champion_of_its_data_adds_no_version",
+        # dvc exp show: the baseline, metrics and hyperparameters in few columns;
+        # `dvc exp run -S` changes one line; `dvc plots show` warns about nothing
+        "test_exp_show_fits_the_baseline_metrics_and_hyperparameters",
+        "test_exp_run_set_changes_only_that_line_of_params_yaml",
+        "test_plots_show_draws_every_declared_plot_without_a_warning",
     }
     if installed.answers["ml_framework"] == "pytorch":
         # SIGKILL mid-training then --resume; two torchrun runs with 2 processes
@@ -286,7 +291,7 @@ command = [sys.executable, "-m", package, "predict", "--model",
            f"models:/{name}@champion", "data/interim/test.parquet", out]
 subprocess.run(command, check=True)
 mlflow.set_tracking_uri(uri)
-features = list(yaml.safe_load(open("params.yaml"))["data"]["features"])
+features = list(yaml.safe_load(open("columns.yaml")))
 champion_model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
 pyfunc = champion_model.predict(test[features])
 expected = pd.read_parquet(out)[list(pyfunc.columns)]
@@ -445,9 +450,9 @@ def serve_and_probe(project_path: Path, python: Path, package: str) -> str:
         python,
         "-c",
         "import json, pandas as pd, yaml;"
-        "data = yaml.safe_load(open('params.yaml'))['data'];"
+        "features = list(yaml.safe_load(open('columns.yaml')));"
         "test = pd.read_parquet('data/interim/test.parquet').head(3);"
-        "print(test[list(data['features'])].to_json(orient='records'))",
+        "print(test[features].to_json(orient='records'))",
         cwd=project_path,
     ).stdout
     port = free_loopback_port()

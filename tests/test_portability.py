@@ -185,6 +185,7 @@ def test_hashed_files_keep_lf_line_endings_on_every_platform(
     package = project.answers["package_name"]
     hashed = [
         "params.yaml",
+        "columns.yaml",
         "dvc.yaml",
         "dvc.lock",
         "poetry.lock",

@@ -112,6 +112,7 @@ def test_layout_matches_the_design(project: Project) -> None:
         ),
         "dvc.yaml",
         "params.yaml",
+        "columns.yaml",
         ".dvc/config",
         ".dvc/.gitignore",
         ".dvcignore",

@@ -18,7 +18,11 @@ import yaml
 from hypothesis import settings
 
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX
-from {{ cookiecutter.package_name }}.params import DataParams, FeatureSpec
+from {{ cookiecutter.package_name }}.params import (
+    DataParams,
+    FeatureSpec,
+    Yaml12Loader,
+)
 from {{ cookiecutter.package_name }}.utils.hashseed import HASH_SEED
 
 # Model code imports heavy libraries on first use: time limits would be noise.
@@ -29,6 +33,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = (
     "dvc.yaml",
     "params.yaml",
+    "columns.yaml",
     "pyproject.toml",
     "poetry.lock",
     ".dvcignore",
@@ -156,7 +161,8 @@ def run(
 
 
 def adopt(root: Path, name: str) -> dict[str, Any]:
-    """Write the data set ``name`` to data/external and run ``init-data`` on it."""
+    """Write the data set ``name`` to data/external and run ``init-data`` on it;
+    ``params.yaml`` as written, with ``data.features`` from ``columns.yaml``."""
     make, target = DATA_SETS[name]
     path = root / "data" / "external" / f"{name}.csv"
     make().to_csv(path, index=False)
@@ -164,7 +170,11 @@ def adopt(root: Path, name: str) -> dict[str, Any]:
     run(
         [sys.executable, "-m", module, "init-data", str(path), "--target", target], root
     )
-    params: dict[str, Any] = yaml.safe_load((root / "params.yaml").read_text())
+    params: dict[str, Any] = yaml.load(
+        (root / "params.yaml").read_text(), Loader=Yaml12Loader
+    )
+    columns = yaml.load((root / "columns.yaml").read_text(), Loader=Yaml12Loader)
+    params["data"]["features"] = columns
     return params
 
 

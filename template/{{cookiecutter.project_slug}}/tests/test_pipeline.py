@@ -2,10 +2,14 @@
 
 The first ``dvc repro`` runs every stage; a second runs none; forced re-runs
 write bit-identical outputs; changing a training parameter re-runs only
-the stages after ``features``; ``dvc exp run -S`` works and ``dvc exp show``
-lists the metrics. The MLflow store at the project root then holds one run
-with the training and test metrics, tagged with the git commit, and the
-registered model's ``champion`` alias points at that run's version. Own data
+the stages after ``features``; ``dvc exp run -S`` changes one line of
+params.yaml, and ``dvc exp show`` lists the committed baseline and the
+experiment with their metrics and hyperparameters in at most
+``EXP_SHOW_COLUMNS`` columns; ``dvc plots show`` draws every declared plot
+without a warning, for the adopted data sets too. The MLflow store at the
+project root then holds one run with the training and test metrics, tagged
+with the git commit, and the registered model's ``champion`` alias points at
+that run's version. Own data
 sets adopted with ``init-data`` (string labels of three classes, categorical
 columns with missing values, a regression target) run end to end with no
 further edit, and an adopted file travels to a fresh clone with ``dvc push``
@@ -18,6 +22,8 @@ Everything checked is parsed from dvc.lock, dvc.yaml or JSON.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import sys
@@ -39,6 +45,9 @@ from mlflow.tracking import MlflowClient
 pytestmark = pytest.mark.slow
 
 UPSTREAM = ("ingest", "prepare", "features")
+EXP_SHOW_COLUMNS = 85
+"""Most columns of `dvc exp show --csv` (docs/pipeline.md): DVC's 5, the
+metrics (about 20), the parameters (about 30) and one hash per dependency."""
 DOWNSTREAM = ("train", "evaluate", "register", "monitor")
 
 
@@ -293,8 +302,15 @@ def test_changing_a_train_param_reruns_only_the_stages_after_it(repo: Path) -> N
     assert read_lock(repo) == lock_before
 
 
-def test_experiment_with_a_changed_param_is_listed(repo: Path) -> None:
+@pytest.fixture(scope="module")
+def experiment(repo: Path) -> str:
+    """One ``dvc exp run -S`` on the committed run; params.yaml before it."""
+    before = (repo / "params.yaml").read_text()
     dvc(repo, "exp", "run", "-S", "train.val_size=0.3")
+    return before
+
+
+def test_experiment_with_a_changed_param_is_listed(repo: Path, experiment: str) -> None:
     rows = json.loads(dvc(repo, "exp", "show", "--json"))
     experiments = [
         rev
@@ -349,6 +365,54 @@ def test_own_data_travels_to_a_fresh_clone_with_dvc_push_and_pull(
     assert modified_times(clone) == times_before
 
 
+def test_exp_run_set_changes_only_that_line_of_params_yaml(
+    repo: Path, experiment: str
+) -> None:
+    assert git(repo, "diff", "--numstat", "--", "params.yaml").split() == [
+        "1",
+        "1",
+        "params.yaml",
+    ]
+    before = experiment.splitlines()
+    after = (repo / "params.yaml").read_text().splitlines()
+    changed = [(old, new) for old, new in zip(before, after) if old != new]
+    assert [new.split("#")[0].split() for _, new in changed] == [["val_size:", "0.3"]]
+
+
+def test_exp_show_fits_the_baseline_metrics_and_hyperparameters(
+    repo: Path, experiment: str
+) -> None:
+    header, *rows = csv.reader(io.StringIO(dvc(repo, "exp", "show", "--csv")))
+    assert len(header) <= EXP_SHOW_COLUMNS, header
+    table = {row[header.index("rev")]: dict(zip(header, row)) for row in rows}
+    baseline = table[git(repo, "branch", "--show-current").strip()]
+    (name,) = [rev for rev, row in table.items() if row["typ"] == "branch_base"]
+    # The committed run is the baseline row, with its metrics and parameters.
+    for row, val_size in ((baseline, "0.2"), (table[name], "0.3")):
+        assert float(row["accuracy"]) > 0.85
+        assert row["drift"] in ("False", "True") and row["drifted_columns"].isdigit()
+        assert row["train.val_size"] == val_size
+    # Neither one column per feature nor the drift test of each column.
+    assert not [c for c in header if c.startswith("data.features") or "p_value" in c]
+    # The table a person reads: every metric and parameter in full.
+    shown = dvc(repo, "exp", "show")
+    assert "…" not in shown and "train.val_size" in shown and "drifted_share" in shown
+
+
+def plots_warnings(root: Path) -> list[str]:
+    """What `dvc plots show` says besides where it wrote the page."""
+    result = run([sys.executable, "-m", "dvc", "plots", "show"], root)
+    lines = (result.stdout + result.stderr).splitlines()
+    return [line for line in lines if line.strip() and "dvc_plots" not in line]
+
+
+def test_plots_show_draws_every_declared_plot_without_a_warning(repo: Path) -> None:
+    assert plots_warnings(repo) == []
+    page = repo / "dvc_plots" / "index.html"
+    assert page.is_file()
+    assert git(repo, "status", "--porcelain", "--ignored", "dvc_plots").startswith("!!")
+
+
 # Scores a person would call sensible on each own data set, and the metric keys
 # its evaluator must write.
 EXPECTED = {
@@ -387,5 +451,7 @@ def test_own_data_runs_end_to_end_after_init_data(tmp_path: Path, name: str) -> 
     assert drift["drift"] is False, drift["drifted_columns"]
     tested = {*params["data"]["features"], "label", "prediction"}
     assert set(drift["columns"]) == tested
+    # init-data declared the plots this task's evaluator writes.
+    assert plots_warnings(root) == []
     # A second run has nothing to do: the pipeline's inputs are all declared.
     assert json.loads(dvc(root, "status", "--json")) == {}

@@ -201,13 +201,15 @@ def init_data(
         typer.Option(help="classification or regression (default: inferred)."),
     ] = None,
 ) -> None:
-    """Adopt a data file: infer the data section of params.yaml from it."""
+    """Adopt a data file: infer columns.yaml and the data section of params.yaml
+    from it, and the task's plots in dvc.yaml."""
     from .data.init_data import format_report
     from .data.init_data import init_data as adopt
     from .data.sources import SOURCES
+    from .modeling.evaluators import dvc_plots
 
     try:
-        adoption = adopt(Settings(), path, target, task)
+        adoption = adopt(Settings(), path, target, task, dvc_plots)
     except PipelineError as exc:
         raise fail(exc) from None
     typer.echo(format_report(adoption))
@@ -217,7 +219,7 @@ def init_data(
     if adoption.tracked is not None:
         typer.echo(
             f"DVC tracks {source} ({adoption.tracked.name} beside it; the ingest "
-            "stage depends on it): commit that file, params.yaml and dvc.yaml; "
+            "stage depends on it): commit that file, params.yaml, columns.yaml and dvc.yaml; "
             "`dvc push` uploads the data."
         )
     elif source not in SOURCES:
@@ -225,7 +227,10 @@ def init_data(
             f"{source} is not versioned: this project is not a DVC repository "
             "(`git init`, `dvc init`, then init-data again)."
         )
-    typer.echo("Wrote the data section of params.yaml. Check it, then run `dvc repro`.")
+    typer.echo(
+        "Wrote columns.yaml, the data section of params.yaml and the plots of "
+        "dvc.yaml. Check them, then run `dvc repro`."
+    )
 
 
 @app.command()

@@ -193,6 +193,11 @@ class Settings(BaseSettings):
         return self.drift_dir / "drift.json"
 
     @property
+    def drift_metrics_file(self) -> Path:
+        """The drift summary: the monitor stage's DVC metric."""
+        return self.drift_dir / METRICS_FILE
+
+    @property
     def drift_figure_file(self) -> Path:
         """The drift figure: reference against current, per column."""
         return self.drift_dir / "drift.png"

@@ -1,14 +1,23 @@
-"""Typed view of ``params.yaml``: the data's description, every hyperparameter
-and the seed.
+"""Typed view of ``params.yaml`` and ``columns.yaml``: the data's description,
+every hyperparameter and the seed.
 
-DVC tracks the same file, so ``dvc exp run -S train.<model>.<name>=<value>``
-changes a value here and re-runs only the stages that declare it. The ``data``
-section is the one description of the data that the schema, the feature
-transform and training all read; ``init-data`` writes it from a CSV file.
+DVC tracks ``params.yaml``, so ``dvc exp run -S train.<model>.<name>=<value>``
+changes a value there and re-runs only the stages that declare it. Its
+``data`` section (source, task, target, classes) and ``columns.yaml`` beside
+it (each feature column's kind) are the one description of the data that the
+schema, the feature transform and training all read, as ``params.data``;
+``init-data`` writes both from a CSV file. ``columns.yaml`` is a plain
+dependency of the stages, not a DVC parameter file, so that ``dvc exp show``
+lists hyperparameters rather than one column per feature.
+
+Both files are read as DVC reads and writes them (YAML 1.2): only ``true`` and
+``false`` are booleans, so a label ``no`` stays text after ``dvc exp run -S``
+rewrites the file without quotes.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -19,6 +28,7 @@ from pydantic import (
     Field,
     StrictInt,
     StrictStr,
+    TypeAdapter,
     ValidationError,
     model_validator,
 )
@@ -29,6 +39,29 @@ Task = Literal["classification", "regression"]
 TASKS: tuple[Task, ...] = ("classification", "regression")
 Label = Union[StrictInt, StrictStr]
 """A class label as it appears in the data: an integer or a string."""
+COLUMNS_FILE = "columns.yaml"
+"""The feature columns' description, beside ``params.yaml``."""
+BOOL = "tag:yaml.org,2002:bool"
+
+
+class Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 booleans (``true``/``false`` only),
+    as DVC reads ``params.yaml``: ``yes``, ``no``, ``on``, ``off`` are text."""
+
+
+class Yaml12Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper that quotes a string only where YAML 1.2 needs it,
+    as DVC writes ``params.yaml``."""
+
+
+for _cls in (Yaml12Loader, Yaml12Dumper):
+    _cls.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != BOOL]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    _cls.add_implicit_resolver(
+        BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
 
 
 class FeatureSpec(BaseModel):
@@ -59,7 +92,8 @@ class FeatureSpec(BaseModel):
 
 
 class DataParams(BaseModel):
-    """Where the data comes from and what it must look like."""
+    """Where the data comes from and what it must look like: the ``data``
+    section of ``params.yaml``, with ``features`` read from ``columns.yaml``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -183,7 +217,7 @@ class RegisterParams(BaseModel):
 
 
 class Params(BaseModel):
-    """The whole of ``params.yaml``."""
+    """The whole of ``params.yaml``, with ``data.features`` from ``columns.yaml``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -199,24 +233,75 @@ class Params(BaseModel):
     )
 
 
+Columns = TypeAdapter(dict[str, FeatureSpec])
+
+
+def problems(exc: ValidationError) -> str:
+    """Pydantic's errors as ``location: message; ...``."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in err['loc']) or 'file'}: {err['msg']}"
+        for err in exc.errors()
+    )
+
+
 def parse_params(raw: Any, path: Path) -> Params:
-    """Check a parsed ``params.yaml``; raise :class:`ConfigError` if invalid."""
+    """Check a parsed ``params.yaml`` (with ``data.features``); raise
+    :class:`ConfigError` if invalid."""
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in err['loc']) or 'file'}: {err['msg']}"
-            for err in exc.errors()
+        raise ConfigError(
+            f"Parameter file {path} is invalid: {problems(exc)}."
+        ) from exc
+
+
+def parse_columns(raw: Any, path: Path) -> dict[str, FeatureSpec]:
+    """Check a parsed ``columns.yaml``; raise :class:`ConfigError` if invalid."""
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(
+            f"Column description {path} must map each feature column to its kind, "
+            "e.g. `age: {kind: numeric}`: run `init-data FILE --target COLUMN`."
         )
-        raise ConfigError(f"Parameter file {path} is invalid: {problems}.") from exc
+    try:
+        return Columns.validate_python(raw)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"Column description {path} is invalid: {problems(exc)}."
+        ) from exc
+
+
+def read_yaml(path: Path, what: str) -> Any:
+    """``path`` parsed as DVC parses it; :class:`ConfigError` if it cannot be."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=Yaml12Loader)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{what} {path} does not exist.") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from exc
+
+
+def columns_path(params_file: Path) -> Path:
+    """The ``columns.yaml`` that goes with ``params_file``: the file beside it."""
+    return params_file.with_name(COLUMNS_FILE)
 
 
 def load_params(path: Path) -> Params:
-    """Read and check ``params.yaml``; raise :class:`ConfigError` if invalid."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"Parameter file {path} does not exist.") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"Parameter file {path} is not valid YAML: {exc}") from exc
+    """Read and check ``params.yaml`` and the ``columns.yaml`` beside it; raise
+    :class:`ConfigError` if either is invalid.
+
+    A ``params.yaml`` that still lists ``data.features`` itself (the layout of
+    models registered before ``columns.yaml``) is read without it.
+    """
+    raw = read_yaml(path, "Parameter file")
+    data = raw.get("data") if isinstance(raw, dict) else None
+    columns = columns_path(path)
+    if isinstance(data, dict) and "features" not in data:
+        data["features"] = parse_columns(
+            read_yaml(columns, "Column description"), columns
+        )
+    elif isinstance(data, dict) and columns.is_file():
+        raise ConfigError(
+            f"{path} lists data.features and {columns} describes the columns too: "
+            f"move data.features into {columns.name}."
+        )
     return parse_params(raw, path)

@@ -1,5 +1,6 @@
-"""``init-data``: what it infers from a file, what it writes to params.yaml, and
-the files it refuses (leaving params.yaml untouched)."""
+"""``init-data``: what it infers from a file, what it writes to params.yaml,
+columns.yaml and dvc.yaml (in the style DVC writes back, with the plots of the
+task), and the files it refuses (leaving every file untouched)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import iris_with_names, passengers
+from conftest import DATA_SETS, iris_with_names, passengers
+from dvc.utils.hydra import apply_overrides
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -19,6 +21,11 @@ from {{ cookiecutter.package_name }}.data.init_data import (
     infer_columns,
     infer_task,
     replace_section,
+)
+from {{ cookiecutter.package_name }}.modeling.evaluators import (
+    EVALUATORS,
+    FIGURES,
+    TRAINING_PLOTS,
 )
 from {{ cookiecutter.package_name }}.params import load_params
 
@@ -83,6 +90,12 @@ def params_text(project: Path) -> str:
     return (project / "params.yaml").read_text(encoding="utf-8")
 
 
+def project_files(project: Path) -> dict[str, str]:
+    """The files init-data may write, as text."""
+    names = ("params.yaml", "columns.yaml", "dvc.yaml")
+    return {name: (project / name).read_text(encoding="utf-8") for name in names}
+
+
 def top_level_sections(text: str) -> dict[str, str]:
     """Each top-level key's lines (with its comments), as text."""
     sections: dict[str, str] = {}
@@ -118,6 +131,9 @@ def test_adopting_a_file_writes_the_data_section_only(project: Path) -> None:
     old, new = top_level_sections(before), top_level_sections(after)
     assert list(old) == list(new)
     assert {key for key in old if old[key] != new[key]} == {"data"}
+    assert "features" not in yaml.safe_load(after)["data"]
+    columns = yaml.safe_load((project / "columns.yaml").read_text())
+    assert list(columns) == ["cabin_class", "sex", "age", "port"]
     data = load_params(project / "params.yaml").data
     assert data.source == "data/external/passengers.csv"
     assert (data.task, data.target, data.classes) == (
@@ -243,7 +259,7 @@ BAD_FILES = {
 def test_bad_files_are_refused_and_params_untouched(
     project: Path, content: bytes | pd.DataFrame | None, target: str, message: str
 ) -> None:
-    before = params_text(project)
+    before = project_files(project)
     path = (
         project / "data" / "external" / "absent.csv"
         if content is None
@@ -253,10 +269,66 @@ def test_bad_files_are_refused_and_params_untouched(
     assert code == 1
     assert message in output
     assert output.startswith("Error: ") and "Traceback" not in output
-    assert params_text(project) == before
+    assert project_files(project) == before
 
 
 def test_an_unknown_task_is_refused(project: Path) -> None:
     path = write(project, "mine.csv", GOOD)
     code, output = invoke("init-data", str(path), "--target", "y", "--task", "ranking")
     assert code == 1 and "--task must be one of classification, regression" in output
+
+
+def adopt_data_set(project: Path, name: str) -> None:
+    make, target = DATA_SETS[name]
+    path = write(project, f"{name}.csv", make())
+    code, output = invoke("init-data", str(path), "--target", target)
+    assert code == 0, output
+
+
+@pytest.mark.parametrize("name", sorted(DATA_SETS))
+def test_dvc_writes_back_what_init_data_wrote_changing_only_the_set_line(
+    project: Path, name: str
+) -> None:
+    adopt_data_set(project, name)
+    path = project / "params.yaml"
+    before, data = path.read_text().splitlines(), load_params(path).data
+    apply_overrides(path, ["seed=7"])  # what `dvc exp run -S seed=7` runs
+    after = path.read_text().splitlines()
+    changed = [(old, new) for old, new in zip(before, after) if old != new]
+    assert len(after) == len(before) and changed == [("seed: 42", "seed: 7")]
+    # Labels such as `no` and `yes`, written without quotes, stay text.
+    assert load_params(path).data == data
+
+
+EVALUATOR_OF = {
+    "multiclass-string-labels": "multiclass",
+    "categorical-with-missing": "binary",
+    "regression": "regression",
+}
+
+
+@pytest.mark.parametrize("name", sorted(DATA_SETS))
+def test_init_data_declares_the_plots_of_the_task_in_dvc_yaml(
+    project: Path, name: str
+) -> None:
+    before = yaml.safe_load((project / "dvc.yaml").read_text())
+    adopt_data_set(project, name)
+    after = yaml.safe_load((project / "dvc.yaml").read_text())
+    plots = EVALUATORS[EVALUATOR_OF[name]].plots
+    assert after.pop("plots") == [*plots, *TRAINING_PLOTS, *FIGURES]
+    del before["plots"]
+    assert after == before  # the stages are untouched
+
+
+def test_an_evaluator_that_cannot_score_the_new_data_stops_init_data(
+    project: Path,
+) -> None:
+    text = params_text(project).replace("evaluator: auto", "evaluator: binary")
+    (project / "params.yaml").write_text(text)
+    before = project_files(project)
+    make, target = DATA_SETS["regression"]
+    path = write(project, "regression.csv", make())
+    code, output = invoke("init-data", str(path), "--target", target)
+    assert code == 1
+    assert "set evaluate.evaluator to auto" in output
+    assert project_files(project) == before

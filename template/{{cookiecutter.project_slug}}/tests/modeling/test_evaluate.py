@@ -20,12 +20,13 @@ from sklearn import metrics as skm
 from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.modeling.evaluators import (
     CURVE_POINTS,
+    EVALUATORS,
     BinaryClassificationEvaluator,
     MulticlassClassificationEvaluator,
     RegressionEvaluator,
     resolve_evaluator,
 )
-from {{ cookiecutter.package_name }}.params import Params
+from {{ cookiecutter.package_name }}.params import EvaluateParams, Params
 from {{ cookiecutter.package_name }}.utils.run_info import collect
 
 # Range of each metric key; an evaluator writes exactly these keys.
@@ -269,3 +270,37 @@ def test_run_info_records_versions_and_flags(monkeypatch: pytest.MonkeyPatch) ->
     assert info["environment"]["PYTHONHASHSEED"] == "0"
     assert "device" in info["torch"]
     json.dumps(info)
+
+
+# Targets and outputs each evaluator scores: (targets, outputs, class names).
+SCORED = {
+    "binary": (np.array([0, 1, 1, 0]), one_hot(np.array([0, 1, 0, 0]), 2), ["a", "b"]),
+    "multiclass": (
+        np.array([0, 1, 2, 2]),
+        one_hot(np.array([0, 1, 2, 1]), 3),
+        ["a", "b", "c"],
+    ),
+    "regression": (np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 2.5]), []),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EVALUATORS))
+def test_every_plot_an_evaluator_declares_for_dvc_is_a_file_it_writes(
+    tmp_path: Path, name: str
+) -> None:
+    targets, outputs, names = SCORED[name]
+    entry = EVALUATORS[name]
+    # Plot data lands where dvc.yaml looks for it, relative to the project.
+    written = entry.factory(EvaluateParams(), names).plots(
+        targets, outputs, tmp_path / "figures", tmp_path / "reports" / "plots"
+    )
+    declared = {
+        file: (props["x"], column)
+        for definition in entry.plots
+        for props in definition.values()
+        for file, column in props["y"].items()
+    }
+    tables = {p.relative_to(tmp_path).as_posix() for p in written if p.suffix == ".csv"}
+    assert tables == set(declared)
+    for file, columns in declared.items():
+        assert set(columns) <= set(pd.read_csv(tmp_path / file).columns), file

@@ -131,6 +131,29 @@ def test_identical_inputs_give_identical_json(seed: int) -> None:
     assert list(json.loads(first)) == sorted(json.loads(first))
 
 
+def test_drift_metrics_summarise_the_report_in_a_few_numbers() -> None:
+    rng = np.random.default_rng(3)
+    current = sample(rng, 1000)
+    current["x0"] += 0.5
+    report = drift(sample(rng, 2000), current)
+    columns = report.to_dict()["columns"]
+    metrics = json.loads(report.metrics_json())
+    assert metrics == {
+        "drift": True,
+        "drifted_columns": len(report.drifted),
+        "drifted_share": round(len(report.drifted) / len(columns), 6),
+        **{
+            f"max_{effect}": max(
+                result["effect_size"][effect]
+                for result in columns.values()
+                if effect in result["effect_size"]
+            )
+            for effect in ("cramers_v", "ks", "psi")
+        },
+    }
+    assert report.drifted == ["x0"]
+
+
 @settings(max_examples=50, deadline=None, derandomize=True)
 @given(
     counts=st.lists(
@@ -171,9 +194,9 @@ def split(project: Path) -> pd.DataFrame:
 
 
 def make_nullable(project: Path, column: str) -> None:
-    path = project / "params.yaml"
+    path = project / "columns.yaml"
     document = yaml.safe_load(path.read_text())
-    document["data"]["features"][column]["nullable"] = True
+    document[column]["nullable"] = True
     path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 

@@ -50,7 +50,11 @@ from {{ cookiecutter.package_name }}.modeling.evaluate import evaluate
 from {{ cookiecutter.package_name }}.modeling.evaluators import build_evaluator
 from {{ cookiecutter.package_name }}.modeling.model import load_model
 from {{ cookiecutter.package_name }}.modeling.train import train
-from {{ cookiecutter.package_name }}.params import Params, load_params
+from {{ cookiecutter.package_name }}.params import (
+    Params,
+    columns_path,
+    load_params,
+)
 from {{ cookiecutter.package_name }}.serving.api import create_app
 from {{ cookiecutter.package_name }}.tracking.registry import register
 from {{ cookiecutter.package_name }}.tracking.signature import HASH_TAG
@@ -88,14 +92,14 @@ class Trained:
 
 
 def list_categories(settings: Settings, source: Path) -> None:
-    """List the values of the first categorical column in params.yaml, as a
+    """List the values of the first categorical column in columns.yaml, as a
     user may: any other value is then refused."""
-    params = yaml.safe_load(settings.params_file.read_text())
-    features = params["data"]["features"]
+    path = columns_path(settings.params_file)
+    features = yaml.safe_load(path.read_text())
     name = next(n for n, spec in features.items() if spec["kind"] == "categorical")
     values = pd.read_csv(source)[name].dropna().astype(str).unique()
     features[name]["categories"] = sorted(values)
-    settings.params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    path.write_text(yaml.safe_dump(features, sort_keys=False))
 
 
 @pytest.fixture(scope="module", params=PROJECTS)

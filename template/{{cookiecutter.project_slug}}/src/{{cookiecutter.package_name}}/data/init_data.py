@@ -2,12 +2,14 @@
 
 It reads the file, infers the task, the classes, each feature column's kind
 (numeric or categorical) and which columns may be missing, leaves out columns
-that only identify rows, and rewrites the ``data`` section of ``params.yaml``,
-keeping the rest of the file (comments included) as it was. The file is
-versioned with the project (:mod:`.versioning`): copied into ``data/external``
-when it lives elsewhere, tracked by DVC, and declared as the ``ingest``
-stage's dependency in ``dvc.yaml``. Nothing is written unless the file passes
-every check.
+that only identify rows, writes the columns to ``columns.yaml`` and rewrites
+the ``data`` section of ``params.yaml`` in the style ``dvc exp run -S`` writes
+back, keeping the rest of the file (comments included) as it was. Given the
+task's plots, it rewrites the top-level ``plots`` section of ``dvc.yaml`` too.
+The file is versioned with the project (:mod:`.versioning`): copied into
+``data/external`` when it lives elsewhere, tracked by DVC, and declared as the
+``ingest`` stage's dependency in ``dvc.yaml``. Nothing is written unless the
+file passes every check.
 """
 
 from __future__ import annotations
@@ -16,15 +18,28 @@ import filecmp
 import logging
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
 
 from ..config import Settings
 from ..errors import ConfigError, DataValidationError
-from ..params import TASKS, DataParams, FeatureSpec, Task, parse_params
+from ..params import (
+    TASKS,
+    DataParams,
+    FeatureSpec,
+    Params,
+    Task,
+    Yaml12Dumper,
+    Yaml12Loader,
+    columns_path,
+    parse_columns,
+    parse_params,
+)
 from ..utils import atomic
 from .schema import label_values, validate_frame
 from .sources import SOURCES, get_source
@@ -168,31 +183,69 @@ def infer_data(
 
 
 def data_section(data: DataParams) -> str:
-    """The ``data`` section of ``params.yaml``, with comments for a person."""
-    classes = flow(data.classes) if data.classes is not None else "null"
+    """The ``data`` section of ``params.yaml``, with comments for a person, as
+    DVC writes it back: lists in block style, an empty value for none."""
     lines = [
         "data:",
-        "  # `init-data FILE --target COLUMN` writes this section; edit it freely.",
+        "  # `init-data FILE --target COLUMN` writes this section and columns.yaml",
+        "  # (each feature column's kind); edit them freely.",
         f"  source: {flow(data.source)}  # a CSV or Parquet file, or sklearn:<name>",
         f"  task: {data.task}  # classification or regression",
         f"  target: {flow(data.target)}  # the column to predict",
-        f"  classes: {classes}  # every label, as in the data; null for regression",
+        "  classes:  # every label, as in the data; empty for regression",
+        *(f"  - {flow(label)}" for label in data.labels),
         f"  test_size: {data.test_size}  # share of rows held out for evaluation",
-        "  # Feature columns: kind numeric or categorical; nullable: true where",
-        "  # values may be missing; min/max: optional bounds of a numeric column.",
-        "  features:",
     ]
-    for name, spec in data.features.items():
-        fields = spec.model_dump(exclude_defaults=True)
-        fields = {"kind": spec.kind, **fields}
-        lines.append(f"    {flow(name)}: {flow(fields)}")
     return "\n".join(lines) + "\n"
 
 
+COLUMNS_HEADER = """\
+# The feature columns of the data, in order: kind numeric or categorical;
+# nullable: true where values may be missing; min/max: optional bounds of a
+# numeric column; categories: optional list of the only values a categorical
+# column takes. `init-data FILE --target COLUMN` writes this file; edit it
+# freely. The pipeline's stages depend on it (dvc.yaml), and a change re-runs
+# them; it is not a DVC parameter file, so `dvc exp show` does not list it.
+"""
+
+
+def columns_text(data: DataParams) -> str:
+    """``columns.yaml``: one line per feature column, after a comment."""
+    lines = []
+    for name, spec in data.features.items():
+        fields = {"kind": spec.kind, **spec.model_dump(exclude_defaults=True)}
+        lines.append(f"{flow(name)}: {flow(fields)}")
+    return COLUMNS_HEADER + "\n".join(lines) + "\n"
+
+
+class IndentedDumper(Yaml12Dumper):
+    """Lists indented under their key, as ``dvc.yaml`` writes them."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def plots_section(plots: list[Any]) -> str:
+    """The top-level ``plots`` section of ``dvc.yaml`` that lists ``plots``."""
+    text: str = yaml.dump(
+        {"plots": plots},
+        Dumper=IndentedDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=10**9,
+    )
+    return text
+
+
 def flow(value: object) -> str:
-    """``value`` as one line of YAML (quoted where YAML needs it)."""
-    text = yaml.safe_dump(
-        value, default_flow_style=True, allow_unicode=True, sort_keys=False, width=10**9
+    """``value`` as one line of YAML, quoted only where DVC's YAML needs it."""
+    text = yaml.dump(
+        value,
+        Dumper=Yaml12Dumper,
+        default_flow_style=True,
+        allow_unicode=True,
+        sort_keys=False,
+        width=10**9,
     )
     return text.removesuffix("\n...\n").strip()
 
@@ -200,8 +253,11 @@ def flow(value: object) -> str:
 TOP_LEVEL_KEY = re.compile(r"^[^\s#]")
 
 
-def replace_section(text: str, key: str, section: str) -> str:
-    """``text`` with the top-level mapping ``key:`` replaced by ``section``.
+def replace_section(
+    text: str, key: str, section: str, where: str = "params.yaml"
+) -> str:
+    """``text`` (of the file ``where``) with the top-level mapping ``key:``
+    replaced by ``section``.
 
     Comment lines and blank lines just before the next top-level key belong
     to that key and stay.
@@ -211,7 +267,7 @@ def replace_section(text: str, key: str, section: str) -> str:
         (i for i, line in enumerate(lines) if re.match(rf"^{key}:(\s|$)", line)), None
     )
     if start is None:
-        raise ConfigError(f"params.yaml has no top-level {key!r} section to rewrite.")
+        raise ConfigError(f"{where} has no top-level {key!r} section to rewrite.")
     end = next(
         (i for i in range(start + 1, len(lines)) if TOP_LEVEL_KEY.match(lines[i])),
         len(lines),
@@ -267,9 +323,24 @@ class Adoption:
     """The ``.dvc`` file that versions the data, when DVC tracks it."""
 
 
-def init_data(settings: Settings, path: str, target: str, task: str | None) -> Adoption:
-    """Infer the data section for the file at ``path`` and write it to params.yaml;
-    version the file with DVC and make the ingest stage depend on it.
+def read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist.") from None
+
+
+def init_data(
+    settings: Settings,
+    path: str,
+    target: str,
+    task: str | None,
+    plots: Callable[[Params], list[Any]] | None = None,
+) -> Adoption:
+    """Infer the data's description from the file at ``path``; write it to
+    params.yaml (data section) and columns.yaml, and ``plots(params)`` as the
+    top-level plots of dvc.yaml when given; version the file with DVC and make
+    the ingest stage depend on it.
 
     Raises :class:`~.errors.PipelineError` (and writes nothing) when the file
     or the answers cannot make a usable data set.
@@ -277,11 +348,9 @@ def init_data(settings: Settings, path: str, target: str, task: str | None) -> A
     if task is not None and task not in TASKS:
         raise ConfigError(f"--task must be one of {', '.join(TASKS)}, not {task!r}.")
     params_path = settings.params_file
+    text = read_text(params_path, "Parameter file")
     try:
-        text = params_path.read_text(encoding="utf-8")
-        raw = yaml.safe_load(text) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"Parameter file {params_path} does not exist.") from None
+        raw = yaml.load(text, Loader=Yaml12Loader) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{params_path} is not valid YAML: {exc}") from None
     splits = (
@@ -296,17 +365,31 @@ def init_data(settings: Settings, path: str, target: str, task: str | None) -> A
     if destination is not None:
         adopted = source_name(str(destination), settings.project_root)
         data = data.model_copy(update={"source": adopted})
+    # What is written must read back as the description inferred.
     updated = replace_section(text, "data", data_section(data))
-    parse_params(yaml.safe_load(updated), params_path)
-    pipeline = settings.pipeline_file
-    pipeline_text = pipeline.read_text(encoding="utf-8") if pipeline.is_file() else ""
-    pipeline_updated = (
-        with_source_dep(pipeline_text, present=is_file) if pipeline_text else ""
+    columns = columns_text(data)
+    columns_file = columns_path(params_path)
+    written = yaml.load(updated, Loader=Yaml12Loader)
+    written["data"]["features"] = parse_columns(
+        yaml.load(columns, Loader=Yaml12Loader), columns_file
     )
+    params = parse_params(written, params_path)
+    pipeline_file = settings.pipeline_file
+    before = pipeline = None
+    if plots is not None or pipeline_file.is_file():
+        before = read_text(pipeline_file, "Pipeline file")
+        pipeline = with_source_dep(before, present=is_file)
+    if pipeline is not None and plots is not None:
+        section = plots_section(plots(params))
+        try:
+            pipeline = replace_section(pipeline, "plots", section, pipeline_file.name)
+        except ConfigError:  # no plots section yet: add one
+            pipeline = f"{pipeline.rstrip()}\n\n{section}"
     copied_from, tracked = place_and_track(settings, source, destination)
-    if pipeline_updated != pipeline_text:
-        atomic.write_text(pipeline, pipeline_updated)
+    atomic.write_text(columns_file, columns)
     atomic.write_text(params_path, updated)
+    if pipeline != before:
+        atomic.write_text(pipeline_file, pipeline)
     return Adoption(data, report, len(frame), copied_from, tracked)
 
 

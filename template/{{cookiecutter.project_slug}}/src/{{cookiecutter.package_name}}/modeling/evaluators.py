@@ -5,6 +5,10 @@ rule that turns a model's outputs into predicted classes.
 and number of classes). A binary evaluator predicts the second class when its
 probability reaches ``evaluate.threshold``; the others take the most probable
 class. :func:`class_positions` is that rule, for every path that predicts.
+
+Each evaluator also names the plots of its data that ``dvc plots show`` draws
+(``DVC_PLOTS``); :func:`dvc_plots` gives ``dvc.yaml``'s top-level ``plots``
+for the data's evaluator, which ``init-data`` writes.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -29,6 +34,40 @@ CURVE_POINTS = 1_000
 """Most points of a curve in its plot data and figure: plenty to draw it, few
 enough for ``dvc plots`` to render and git to hold (a curve of a large test
 split has a point per distinct score)."""
+PLOT_DATA = "reports/plots"
+"""The plot data folder as ``dvc.yaml`` names it (``Settings.plots_dir``)."""
+FIGURES = [
+    "reports/figures/evaluation",{% if cookiecutter.ml_framework == "pytorch" %}
+    "reports/live/plots/images",{% endif %}
+]
+"""Folders of PNG figures that ``dvc plots show`` includes, whatever the task."""
+{%- if cookiecutter.ml_framework == "pytorch" %}
+TRAINING_PLOTS = [
+    {
+        "Training loss": {
+            "x": "step",
+            "y": {
+                "reports/live/plots/metrics/train_loss.tsv": "train_loss",
+                "reports/live/plots/metrics/val_loss.tsv": "val_loss",
+            },
+        }
+    }
+]
+"""The training curve, from DVCLive's per-epoch logs."""
+{%- else %}
+TRAINING_PLOTS: list[dict[str, Any]] = []
+"""None: a scikit-learn model logs one step, which is no curve."""
+{%- endif %}
+
+
+def csv_plot(title: str, template: str, x: str, file: str, y: str) -> dict[str, Any]:
+    """A ``dvc.yaml`` plot of columns ``x`` and ``y`` of ``PLOT_DATA/file``."""
+    return {title: {"template": template, "x": x, "y": {f"{PLOT_DATA}/{file}": y}}}
+
+
+CONFUSION_PLOT = csv_plot(
+    "Confusion matrix", "confusion", "actual", "confusion.csv", "predicted"
+)
 
 
 def sklearn_metrics() -> ModuleType:
@@ -90,6 +129,14 @@ class BinaryClassificationEvaluator:
     The second class of ``data.classes`` is the positive one; ``threshold``
     turns its probability into a predicted label.
     """
+
+    DVC_PLOTS: ClassVar[list[dict[str, Any]]] = [
+        CONFUSION_PLOT,
+        csv_plot("ROC", "simple", "fpr", "roc.csv", "tpr"),
+        csv_plot(
+            "Precision-recall", "simple", "recall", "precision_recall.csv", "precision"
+        ),
+    ]
 
     def __init__(self, threshold: float, class_names: list[str]) -> None:
         self.threshold = threshold
@@ -173,6 +220,11 @@ class BinaryClassificationEvaluator:
 
 class MulticlassClassificationEvaluator:
     """Metrics of a problem with two or more classes; the most probable class wins."""
+
+    DVC_PLOTS: ClassVar[list[dict[str, Any]]] = [
+        CONFUSION_PLOT,
+        csv_plot("Per-class scores", "bar_horizontal", "f1", "per_class.csv", "class"),
+    ]
 
     def __init__(self, class_names: list[str]) -> None:
         self.class_names = class_names
@@ -258,6 +310,17 @@ def _roc_auc_ovr(targets: np.ndarray, outputs: FloatArray) -> float:
 class RegressionEvaluator:
     """Error metrics of predicted values, and the plots that show where they err."""
 
+    DVC_PLOTS: ClassVar[list[dict[str, Any]]] = [
+        csv_plot(
+            "Predicted against actual",
+            "scatter",
+            "actual",
+            "predicted_vs_actual.csv",
+            "predicted",
+        ),
+        csv_plot("Residuals", "scatter", "predicted", "residuals.csv", "residual"),
+    ]
+
     def metrics(self, targets: np.ndarray, outputs: FloatArray) -> dict[str, float]:
         """Root mean squared error, mean absolute error and R squared."""
         skm = sklearn_metrics()
@@ -325,6 +388,7 @@ class EvaluatorEntry:
     min_classes: int
     max_classes: int | None
     factory: Callable[[EvaluateParams, list[str]], Evaluator]
+    plots: list[dict[str, Any]]
 
 
 EVALUATORS: dict[str, EvaluatorEntry] = {
@@ -333,15 +397,21 @@ EVALUATORS: dict[str, EvaluatorEntry] = {
         2,
         2,
         lambda params, names: BinaryClassificationEvaluator(params.threshold, names),
+        BinaryClassificationEvaluator.DVC_PLOTS,
     ),
     "multiclass": EvaluatorEntry(
         "classification",
         2,
         None,
         lambda params, names: MulticlassClassificationEvaluator(names),
+        MulticlassClassificationEvaluator.DVC_PLOTS,
     ),
     "regression": EvaluatorEntry(
-        "regression", 0, 0, lambda params, names: RegressionEvaluator()
+        "regression",
+        0,
+        0,
+        lambda params, names: RegressionEvaluator(),
+        RegressionEvaluator.DVC_PLOTS,
     ),
 }
 
@@ -380,3 +450,10 @@ def build_evaluator(params: Params) -> Evaluator:
     """Create the evaluator that ``evaluate.evaluator`` resolves to."""
     entry = EVALUATORS[resolve_evaluator(params)]
     return entry.factory(params.evaluate, [str(label) for label in params.data.labels])
+
+
+def dvc_plots(params: Params) -> list[Any]:
+    """``dvc.yaml``'s top-level ``plots``: the plot data of the evaluator
+    ``params`` resolve to, the training curve and the figure folders, so that
+    ``dvc plots show`` finds every file it is told to draw."""
+    return [*EVALUATORS[resolve_evaluator(params)].plots, *TRAINING_PLOTS, *FIGURES]

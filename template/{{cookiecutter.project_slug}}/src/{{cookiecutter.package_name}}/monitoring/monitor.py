@@ -145,8 +145,9 @@ def monitor(
     reference_path: Path | None = None,
     out_dir: Path | None = None,
 ) -> DriftReport:
-    """Compare CURRENT with the reference; write ``drift.json`` and ``drift.png``
-    to ``out_dir`` (default: the stage's ``reports/drift``)."""
+    """Compare CURRENT with the reference; write ``drift.json``, its summary
+    ``metrics.json`` and ``drift.png`` to ``out_dir`` (default: the stage's
+    ``reports/drift``)."""
     data = params.data
     if not current_path.is_file():
         raise ConfigError(f"Current data {current_path} does not exist.")
@@ -173,5 +174,6 @@ def monitor(
     decide(report.columns, params.monitor)
     folder = out_dir or settings.drift_dir
     atomic.write_text(folder / settings.drift_report_file.name, report.to_json())
+    atomic.write_text(folder / settings.drift_metrics_file.name, report.metrics_json())
     save_figure(drift_figure(report), folder / settings.drift_figure_file.name)
     return report

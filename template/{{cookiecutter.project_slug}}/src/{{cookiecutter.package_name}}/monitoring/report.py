@@ -1,5 +1,6 @@
 """The drift report: ``reports/drift/drift.json`` (sorted keys, rounded
-floats, no timestamps: the same inputs give the same bytes), its figure
+floats, no timestamps: the same inputs give the same bytes), its summary
+``metrics.json`` (the monitor stage's DVC metric, a few numbers), its figure
 ``drift.png`` and the summary printed on the terminal."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from matplotlib.figure import Figure
 
 from ..params import MonitorParams
 from ..utils.figures import new_figure
-from .statistics import ColumnDrift, category_counts
+from .statistics import ColumnDrift, category_counts, rounded
 
 CORRECTION = "benjamini-hochberg"
 MAX_PANELS = 16
@@ -66,6 +67,23 @@ class DriftReport:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def metrics(self) -> dict[str, Any]:
+        """The summary ``dvc exp show`` lists: the drift flag, the number and
+        share of drifted columns, and the largest effect size of each kind."""
+        largest: dict[str, float] = {}
+        for result in self.columns.values():
+            for name, value in result.effect.items():
+                largest[name] = max(largest.get(name, 0.0), rounded(value))
+        return {
+            "drift": bool(self.drifted),
+            "drifted_columns": len(self.drifted),
+            "drifted_share": rounded(len(self.drifted) / max(len(self.columns), 1)),
+            **{f"max_{name}": value for name, value in sorted(largest.items())},
+        }
+
+    def metrics_json(self) -> str:
+        return json.dumps(self.metrics(), indent=2) + "\n"
 
 
 def summary(report: DriftReport, limit: int = 15) -> str:

@@ -1,9 +1,9 @@
 """The pipeline as an MLflow model: raw feature columns in, the columns of
 ``predict`` out (``prediction`` and, for classification, ``proba_<class>``).
 
-The ``register`` stage logs it with ``params.yaml``, the fitted transform and
-the model file as artifacts, and :mod:`.mlflow_model` as the code MLflow runs
-to load it ("models from code": no pickle).
+The ``register`` stage logs it with ``params.yaml``, ``columns.yaml``, the
+fitted transform and the model file as artifacts, and :mod:`.mlflow_model` as
+the code MLflow runs to load it ("models from code": no pickle).
 """
 
 from __future__ import annotations

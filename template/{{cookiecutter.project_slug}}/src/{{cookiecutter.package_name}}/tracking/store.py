@@ -27,6 +27,7 @@ from mlflow.tracking import MlflowClient
 
 from ..config import ENV_PREFIX, Settings
 from ..errors import ConfigError, PipelineError
+from ..params import columns_path
 
 MODEL_HASH_TAG = "model_sha256"
 
@@ -35,6 +36,7 @@ def bundle_files(settings: Settings) -> dict[str, Path]:
     """The files an MLflow model of this pipeline carries, by artifact name."""
     return {
         "params": settings.params_file,
+        "columns": columns_path(settings.params_file),
         "transform": settings.transform_file,
         "model": settings.model_file,
     }
@@ -170,7 +172,12 @@ def downloaded_model(settings: Settings, uri: str) -> Iterator[dict[str, Path]]:
         files = {
             key: folder / path.name for key, path in bundle_files(settings).items()
         }
-        missing = [path.name for path in files.values() if not path.is_file()]
+        # Models registered before columns.yaml list the columns in params.yaml.
+        missing = [
+            path.name
+            for key, path in files.items()
+            if not path.is_file() and key != "columns"
+        ]
         if missing:
             raise ConfigError(
                 f"Model {uri!r} is not a model of this pipeline: it lacks "
