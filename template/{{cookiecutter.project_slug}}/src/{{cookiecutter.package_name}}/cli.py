@@ -219,8 +219,8 @@ def init_data(
     if adoption.tracked is not None:
         typer.echo(
             f"DVC tracks {source} ({adoption.tracked.name} beside it; the ingest "
-            "stage depends on it): commit that file, params.yaml, columns.yaml and dvc.yaml; "
-            "`dvc push` uploads the data."
+            "stage depends on it): commit that file, params.yaml, columns.yaml "
+            "and dvc.yaml; `dvc push` uploads the data."
         )
     elif source not in SOURCES:
         typer.echo(
