@@ -388,7 +388,7 @@ def init_data(
     copied_from, tracked = place_and_track(settings, source, destination)
     atomic.write_text(columns_file, columns)
     atomic.write_text(params_path, updated)
-    if pipeline != before:
+    if pipeline is not None and pipeline != before:
         atomic.write_text(pipeline_file, pipeline)
     return Adoption(data, report, len(frame), copied_from, tracked)
 
