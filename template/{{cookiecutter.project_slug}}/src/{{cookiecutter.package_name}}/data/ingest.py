@@ -30,7 +30,7 @@ def ingest(settings: Settings, params: Params) -> Path:
     ]
     frame = validate_frame(frame, data, f"source {data.source}", strict="filter")
     if ignored:
-        logger.info("Ignored columns not in data.features: %s", ", ".join(ignored))
+        logger.info("Ignored columns not in columns.yaml: %s", ", ".join(ignored))
     path = settings.raw_file
     columns = [*data.features, data.target]
     write_parquet(path, frame if list(frame.columns) == columns else frame[columns])

@@ -255,5 +255,5 @@ def check_transform_matches(transform: FeatureTransform, data: DataParams) -> No
     if transform.input_columns != [*data.numeric, *data.categorical]:
         raise ConfigError(
             "models/transform.json was fitted for other feature columns than "
-            "data.features in params.yaml: run the features stage again."
+            "columns.yaml: run the features stage again."
         )

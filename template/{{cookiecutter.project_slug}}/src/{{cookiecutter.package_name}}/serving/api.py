@@ -3,7 +3,7 @@
 ``GET /health`` answers while the process lives, ``GET /ready`` once the model
 is loaded, ``GET /metadata`` describes the model and its input, and ``POST
 /predict`` scores ``{"rows": [{<feature>: value, ...}, ...]}``. The request
-model is built from the ``data.features`` section of ``params.yaml``, so a
+model is built from the feature columns of ``columns.yaml``, so a
 malformed request gets a 4xx answer that says what is wrong, never a 5xx.
 Settings (model, limits) come from the environment, like the pipeline's.
 """
