@@ -29,6 +29,9 @@ GIT_IDENTITY = ["-c", "user.name=reproml tests", "-c", "user.email=tests@example
 # The last commit whose package was flat (train.py, features.py, data.py ...),
 # before the modules moved into sub-packages by stage of the model's life.
 FLAT_LAYOUT = "0a969fb6d288e9f8243c382b399489af2c55f34d"
+# The last commit whose params.yaml held the data's columns (data.features),
+# before they moved to columns.yaml.
+FEATURES_IN_PARAMS = "d0a33c37b42da987073ba7c5f0e6f8c0f9a338eb"
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -492,3 +495,49 @@ def test_a_project_made_by_the_readmes_command_updates_from_the_clone(
     run(tool("copier"), "update", "--trust", "--defaults", cwd=project)
     assert (project / "README.md").read_text().endswith("\nA later line.\n")
     assert changed_files(project) == {".copier-answers.yml", "README.md"}
+
+
+# The data section as `init-data` wrote it before columns.yaml, for a file.
+ADOPTED = """data:
+  # `init-data FILE --target COLUMN` writes this section; edit it freely.
+  source: data/external/houses.csv  # a CSV or Parquet file, or sklearn:<name>
+  task: classification  # classification or regression
+  target: sold  # the column to predict
+  classes: ['no', 'yes']  # every label, as in the data; null for regression
+  test_size: 0.25  # share of rows held out for evaluation
+  features:
+    rooms: {kind: numeric, min: 1.0}
+    area m2: {kind: numeric, nullable: true}
+    district: {kind: categorical, categories: ['on', north, '1']}
+"""
+
+
+def test_update_moves_adopted_columns_into_columns_yaml(
+    template_repo: TemplateRepo, tmp_path: Path, capfd: pytest.CaptureFixture
+) -> None:
+    git("tag", "1.5.0", FEATURES_IN_PARAMS, cwd=template_repo.path)
+    project = template_repo.render(tmp_path / "project", "1.5.0")
+    params = project.path / "params.yaml"
+    text = params.read_text()
+    start = text.index("data:\n")
+    end = text.index("\nfeatures:\n", start)
+    params.write_text(text[:start] + ADOPTED + text[end:])
+    commit_all(project.path, "Adopt houses.csv")
+    adopted = yaml.safe_load(ADOPTED)["data"]
+
+    update(project.path, "2.0.0")
+
+    text = params.read_text()
+    assert "<<<<<<<" not in text and ">>>>>>>" not in text
+    data = yaml.safe_load(text)["data"]
+    assert data == {k: v for k, v in adopted.items() if k != "features"}
+    assert "# every label, as in the data; empty for regression" in text
+    columns = yaml.safe_load((project.path / "columns.yaml").read_text())
+    assert columns == adopted["features"]
+    assert "init-data data/external/houses.csv" in capfd.readouterr().err
+    # A project that kept the default data is left as a fresh render has it.
+    default = template_repo.render(tmp_path / "default", "1.5.0")
+    update(default.path, "2.0.0")
+    fresh = template_repo.render(tmp_path / "fresh", "2.0.0")
+    for name in ("params.yaml", "columns.yaml"):
+        assert (default.path / name).read_text() == (fresh.path / name).read_text()
