@@ -18,6 +18,7 @@ it). Like every migration, it never fails the update (hooks/README.md).
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -80,15 +81,7 @@ def columns_text(features: dict[str, Any], header: str) -> str:
 def header_of(text: str) -> str:
     """The comment lines that open `text`."""
     lines = text.splitlines(keepends=True)
-    return "".join(
-        line
-        for line in lines[
-            : next(
-                (i for i, line in enumerate(lines) if not line.startswith("#")),
-                len(lines),
-            )
-        ]
-    )
+    return "".join(itertools.takewhile(lambda line: line.startswith("#"), lines))
 
 
 def with_values(section: str, data: dict[str, Any]) -> str:
