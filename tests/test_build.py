@@ -525,7 +525,8 @@ def test_reproducibility_proof_holds_for_regression(installed: Project) -> None:
     try:
         output = nox_sessions(installed, "reproduce")
     finally:
-        run("git", "checkout", "--", "params.yaml", cwd=installed.path)
+        adopted = ("params.yaml", "columns.yaml", "dvc.yaml")  # what init-data wrote
+        run("git", "checkout", "--", *adopted, cwd=installed.path)
     hashes = re.findall(r"run (\d): (model\.\w+) sha256 ([0-9a-f]{64})", output)
     assert len(hashes) == 2 and hashes[0][2] == hashes[1][2], output
     metrics = json.loads(
