@@ -105,12 +105,25 @@ def diabetes_progression() -> pd.DataFrame:
     return frame.rename(columns={"target": "progression"}).astype(float)
 
 
-# Own-data sets of the pipeline tests: (table, target column).
-DATA_SETS: dict[str, tuple[Callable[[], pd.DataFrame], str]] = {
-    "multiclass-string-labels": (iris_with_names, "species"),
-    "categorical-with-missing": (passengers, "survived"),
-    "regression": (diabetes_progression, "progression"),
+EXCEL_EXPORT = {"sep": ";", "decimal": ",", "encoding": "utf-8-sig"}
+"""How Excel writes a CSV file in much of Europe: semicolons, decimal commas
+and a byte-order mark."""
+# Own-data sets of the pipeline tests: (table, target column, how its CSV file
+# is written). Iris keeps scikit-learn's column names, e.g. 'sepal length (cm)'.
+DATA_SETS: dict[str, tuple[Callable[[], pd.DataFrame], str, dict[str, str]]] = {
+    "multiclass-string-labels": (iris_with_names, "species", EXCEL_EXPORT),
+    "categorical-with-missing": (passengers, "survived", {}),
+    "regression": (diabetes_progression, "progression", {}),
 }
+
+
+def write_data_set(name: str, directory: Path) -> tuple[Path, str]:
+    """Write the data set ``name`` as a CSV file in ``directory`` the way its
+    users' files are written; the file and the target column."""
+    make, target, written_as = DATA_SETS[name]
+    path = directory / f"{name}.csv"
+    make().to_csv(path, index=False, **written_as)
+    return path, target
 
 
 def copy_project(destination: Path) -> Path:
@@ -163,9 +176,7 @@ def run(
 def adopt(root: Path, name: str) -> dict[str, Any]:
     """Write the data set ``name`` to data/external and run ``init-data`` on it;
     ``params.yaml`` as written, with ``data.features`` from ``columns.yaml``."""
-    make, target = DATA_SETS[name]
-    path = root / "data" / "external" / f"{name}.csv"
-    make().to_csv(path, index=False)
+    path, target = write_data_set(name, root / "data" / "external")
     module = "{{ cookiecutter.package_name }}"
     run(
         [sys.executable, "-m", module, "init-data", str(path), "--target", target], root

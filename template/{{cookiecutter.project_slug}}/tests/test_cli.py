@@ -177,7 +177,7 @@ def test_sample_to_json_is_a_request_the_api_accepts(prepared: Path) -> None:
     [
         (("1000",), "rows: ask for at most"),
         (("5", "--out", "data/interim/test.parquet"), "written by the pipeline"),
-        (("5", "--out", "samples/rows.txt"), "must end in .csv, .parquet, .json"),
+        (("5", "--out", "samples/rows.txt"), "must end in .csv, .parquet or .json"),
     ],
     ids=["too-many", "pipeline-output", "unknown-format"],
 )

@@ -334,7 +334,7 @@ def test_own_data_travels_to_a_fresh_clone_with_dvc_push_and_pull(
     # The project's own DVC configuration: its default remote is a folder
     # beside the project.
     shutil.copy2(PROJECT_ROOT / ".dvc" / "config", root / ".dvc" / "config")
-    make, target = DATA_SETS["categorical-with-missing"]
+    make, target, _ = DATA_SETS["categorical-with-missing"]
     origin = tmp_path / "downloads" / "passengers.csv"
     origin.parent.mkdir()
     make().head(120).to_csv(origin, index=False)

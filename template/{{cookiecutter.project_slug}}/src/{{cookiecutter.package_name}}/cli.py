@@ -193,12 +193,29 @@ def register() -> None:
 @app.command("init-data")
 def init_data(
     path: Annotated[
-        str, typer.Argument(help="A CSV or Parquet file, or a bundled sklearn:<name>.")
+        str,
+        typer.Argument(
+            help="A CSV, Excel (.xlsx) or Parquet file, or a bundled sklearn:<name>."
+        ),
     ],
     target: Annotated[str, typer.Option(help="The column to predict.")],
     task: Annotated[
         Optional[str],
         typer.Option(help="classification or regression (default: inferred)."),
+    ] = None,
+    delimiter: Annotated[
+        Optional[str],
+        typer.Option(
+            help="A CSV file's field separator: a character, or comma, semicolon, "
+            "tab, pipe (default: detected)."
+        ),
+    ] = None,
+    encoding: Annotated[
+        Optional[str],
+        typer.Option(
+            help="A CSV file's text encoding, e.g. cp1252 (default: UTF-8, with or "
+            "without a byte-order mark, or UTF-16 with one)."
+        ),
     ] = None,
 ) -> None:
     """Adopt a data file: infer columns.yaml and the data section of params.yaml
@@ -209,7 +226,15 @@ def init_data(
     from .modeling.evaluators import dvc_plots
 
     try:
-        adoption = adopt(Settings(), path, target, task, dvc_plots)
+        adoption = adopt(
+            Settings(),
+            path,
+            target,
+            task,
+            dvc_plots,
+            delimiter=delimiter,
+            encoding=encoding,
+        )
     except PipelineError as exc:
         raise fail(exc) from None
     typer.echo(format_report(adoption))
@@ -298,13 +323,8 @@ def sample(
         check_outside_pipeline(settings, destination, "Output")
         params = load_params(settings.params_file)
 
-        from .data.sample import SAMPLE_SUFFIXES
         from .data.sample import sample as draw
 
-        if destination.suffix.lower() not in SAMPLE_SUFFIXES:
-            raise ConfigError(
-                f"Output {destination} must end in {', '.join(SAMPLE_SUFFIXES)}."
-            )
         written = draw(settings, params, rows, destination)
     except PipelineError as exc:
         raise fail(exc) from None

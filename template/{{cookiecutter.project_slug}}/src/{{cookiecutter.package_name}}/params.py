@@ -17,6 +17,7 @@ rewrites the file without quotes.
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -102,7 +103,25 @@ class DataParams(BaseModel):
     target: str = "target"
     classes: list[Label] | None = None
     test_size: float = Field(default=0.2, gt=0.0, lt=1.0)
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    """How a CSV source separates its fields (``init-data`` detects it)."""
+    encoding: str = "utf-8"
+    """A CSV source's text encoding, e.g. ``utf-8-sig`` when it starts with a
+    byte-order mark, as Excel writes it."""
+    decimal: Literal[".", ","] = "."
+    """A CSV source's decimal mark: ``,`` for numbers written like ``5,1``."""
     features: dict[str, FeatureSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _text_format_is_readable(self) -> DataParams:
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            message = f"encoding {self.encoding!r} is not one Python reads"
+            raise ValueError(message) from None
+        if self.delimiter in ('"', "\n", "\r") or self.delimiter == self.decimal:
+            raise ValueError(f"delimiter {self.delimiter!r} cannot separate fields")
+        return self
 
     @model_validator(mode="after")
     def _classes_fit_the_task(self) -> DataParams:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import DATA_SETS, iris_with_names, passengers
+from conftest import DATA_SETS, iris_with_names, passengers, write_data_set
 from dvc.utils.hydra import apply_overrides
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -281,8 +281,7 @@ def test_an_unknown_task_is_refused(project: Path) -> None:
 
 
 def adopt_data_set(project: Path, name: str) -> None:
-    make, target = DATA_SETS[name]
-    path = write(project, f"{name}.csv", make())
+    path, target = write_data_set(name, project / "data" / "external")
     code, output = invoke("init-data", str(path), "--target", target)
     assert code == 0, output
 
@@ -330,9 +329,47 @@ def test_an_evaluator_that_cannot_score_the_new_data_stops_init_data(
     text = params_text(project).replace("evaluator: auto", "evaluator: binary")
     (project / "params.yaml").write_text(text)
     before = project_files(project)
-    make, target = DATA_SETS["regression"]
+    make, target, _ = DATA_SETS["regression"]
     path = write(project, "regression.csv", make())
     code, output = invoke("init-data", str(path), "--target", target)
     assert code == 1
     assert "set evaluate.evaluator to auto" in output
     assert project_files(project) == before
+
+
+def test_an_excel_export_is_read_as_written_and_its_format_recorded(
+    project: Path,
+) -> None:
+    path, target = write_data_set("multiclass-string-labels", project / "data")
+
+    code, output = invoke("init-data", str(path), "--target", target)
+
+    assert code == 0, output
+    assert "Read as semicolon-separated, utf-8-sig (byte-order mark)" in output
+    data = load_params(project / "params.yaml").data
+    assert (data.delimiter, data.encoding, data.decimal) == (";", "utf-8-sig", ",")
+    assert list(data.features) == list(iris_with_names().columns[:-1])
+    assert data.numeric == list(data.features)
+
+
+def test_a_wrong_delimiter_given_is_explained(project: Path) -> None:
+    path, target = write_data_set("multiclass-string-labels", project / "data")
+    before = project_files(project)
+    code, output = invoke(
+        "init-data", str(path), "--target", target, "--delimiter", "comma"
+    )
+    assert code == 1
+    assert "read as a single column" in output and "--delimiter" in output
+    assert project_files(project) == before
+
+
+def test_an_excel_workbook_is_adopted_without_a_text_format(project: Path) -> None:
+    path = project / "data" / "external" / "iris.xlsx"
+    iris_with_names().to_excel(path, index=False)
+
+    code, output = invoke("init-data", str(path), "--target", "species")
+
+    assert code == 0, output
+    text = (project / "params.yaml").read_text()
+    assert "delimiter" not in yaml.safe_load(text)["data"]
+    assert load_params(project / "params.yaml").data.source == "data/external/iris.xlsx"

@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 import schemathesis
 import yaml
-from conftest import DATA_SETS, copy_project, subprocess_env
+from conftest import copy_project, subprocess_env, write_data_set
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -113,9 +113,7 @@ def trained(
         patch.chdir(root)
         settings = Settings(project_root=root)
         if request.param != "default":
-            make, target = DATA_SETS[request.param]
-            path = root / "data" / "external" / f"{request.param}.csv"
-            make().to_csv(path, index=False)
+            path, target = write_data_set(request.param, root / "data" / "external")
             init_data(settings, str(path), target, None)
         if request.param == "categorical-with-missing":
             list_categories(settings, path)

@@ -263,7 +263,7 @@ def test_the_champion_follows_new_data_with_its_signature(project: Path) -> None
     first = champion_of(project, name)
     old = json.loads(settings.metrics_file.read_text())["accuracy"]
     # A different file: other columns (categorical ones too), another target.
-    make, target = DATA_SETS["categorical-with-missing"]
+    make, target, _ = DATA_SETS["categorical-with-missing"]
     path = project / "data" / "external" / "passengers.csv"
     make().to_csv(path, index=False)
     init_data(settings, str(path), target, None)

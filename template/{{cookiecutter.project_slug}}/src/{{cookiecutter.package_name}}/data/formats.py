@@ -8,12 +8,22 @@ from pathlib import Path
 from ..errors import ConfigError
 
 TABLE_SUFFIXES = (".csv", ".parquet")
+"""The formats a table is written in."""
+INPUT_SUFFIXES = (*TABLE_SUFFIXES, ".xlsx")
+"""The formats a table is read from: also an Excel workbook's first sheet."""
 
 
-def check_table_path(path: Path, what: str) -> None:
-    """Refuse a file name that is neither CSV nor Parquet."""
-    if path.suffix.lower() not in TABLE_SUFFIXES:
+def check_table_path(
+    path: Path, what: str, suffixes: tuple[str, ...] = TABLE_SUFFIXES
+) -> None:
+    """Refuse a file name whose suffix is none of ``suffixes``."""
+    if path.suffix.lower() not in suffixes:
         raise ConfigError(
-            f"{what} {path} must end in .csv or .parquet, the formats it is read "
-            "and written in."
+            f"{what} {path} must end in {', '.join(suffixes[:-1])} or "
+            f"{suffixes[-1]}, the formats it is handled in."
         )
+
+
+def is_text_table(path: Path) -> bool:
+    """Whether the table at ``path`` is delimited text (CSV, TSV ...)."""
+    return path.suffix.lower() not in (".parquet", ".xlsx")

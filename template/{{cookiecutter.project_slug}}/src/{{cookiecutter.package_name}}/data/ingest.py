@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..params import Params
+from .dialect import TextFormat
 from .schema import validate_frame
 from .sources import SOURCES, get_source
 from .tables import write_parquet
@@ -24,7 +25,8 @@ def ingest(settings: Settings, params: Params) -> Path:
     data = params.data
     if data.source not in SOURCES:
         check_source_declared(settings, data.source, data.target)
-    frame = get_source(data.source, data.target, settings.project_root).load()
+    text = TextFormat(data.delimiter, data.encoding, data.decimal)
+    frame = get_source(data.source, data.target, settings.project_root, text).load()
     ignored = [
         str(c) for c in frame.columns if c != data.target and c not in data.features
     ]

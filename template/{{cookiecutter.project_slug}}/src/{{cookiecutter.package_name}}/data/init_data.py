@@ -1,6 +1,7 @@
-"""Command ``init-data``: adopt a CSV or Parquet file as the project's data.
+"""Command ``init-data``: adopt a CSV, Excel or Parquet file as the project's data.
 
-It reads the file, infers the task, the classes, each feature column's kind
+It reads the file (a CSV file's delimiter, encoding and decimal mark are
+detected, see :mod:`.dialect`), infers the task, the classes, each feature column's kind
 (numeric or categorical) and which columns may be missing, leaves out columns
 that only identify rows, writes the columns to ``columns.yaml`` and rewrites
 the ``data`` section of ``params.yaml`` in the style ``dvc exp run -S`` writes
@@ -14,6 +15,7 @@ file passes every check.
 
 from __future__ import annotations
 
+import codecs
 import filecmp
 import logging
 import re
@@ -41,6 +43,8 @@ from ..params import (
     parse_params,
 )
 from ..utils import atomic
+from .dialect import DELIMITERS, TextFormat, detect
+from .formats import is_text_table
 from .schema import label_values, validate_frame
 from .sources import SOURCES, get_source
 from .split import check_class_sizes
@@ -50,6 +54,8 @@ logger = logging.getLogger(__name__)
 
 MAX_CLASSES = 20
 """An integer target with at most this many distinct values is a class label."""
+DELIMITER_NAMES = {name: char for char, name in DELIMITERS.items()} | {"\\t": "\t"}
+"""What ``--delimiter`` takes besides the character itself: tab, or a \\t."""
 DEFAULT_SPLIT = 0.2
 """Held-out share for testing and validation when params.yaml sets none."""
 
@@ -135,9 +141,15 @@ def infer_data(
     if len(frame) == 0:
         raise DataValidationError(f"{source} has a header but no rows.")
     if target not in frame.columns:
+        hint = ""
+        if len(frame.columns) == 1:
+            hint = (
+                " It was read as a single column: if its fields are separated by "
+                "another character, pass it with --delimiter."
+            )
         raise DataValidationError(
             f"{source} has no column {target!r}: choose --target among "
-            f"{', '.join(map(repr, map(str, frame.columns)))}."
+            f"{', '.join(map(repr, map(str, frame.columns)))}.{hint}"
         )
     labels = frame[target]
     if labels.isna().any():
@@ -189,13 +201,21 @@ def data_section(data: DataParams) -> str:
         "data:",
         "  # `init-data FILE --target COLUMN` writes this section and columns.yaml",
         "  # (each feature column's kind); edit them freely.",
-        f"  source: {flow(data.source)}  # a CSV or Parquet file, or sklearn:<name>",
+        f"  source: {flow(data.source)}  # a CSV, Excel or Parquet file, or "
+        "sklearn:<name>",
         f"  task: {data.task}  # classification or regression",
         f"  target: {flow(data.target)}  # the column to predict",
         "  classes:  # every label, as in the data; empty for regression",
         *(f"  - {flow(label)}" for label in data.labels),
         f"  test_size: {data.test_size}  # share of rows held out for evaluation",
     ]
+    if is_text_table(Path(data.source)) and data.source not in SOURCES:
+        lines += [
+            "  # How the CSV file is written, as init-data detected it:",
+            f"  delimiter: {flow(data.delimiter)}",
+            f"  encoding: {flow(data.encoding)}",
+            f"  decimal: {flow(data.decimal)}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -317,6 +337,8 @@ class Adoption:
     data: DataParams
     report: list[ColumnReport]
     rows: int
+    text: TextFormat | None = None
+    """How the file's text is written, for a CSV file."""
     copied_from: Path | None = None
     """The file adopted, when it was copied into ``data/external``."""
     tracked: Path | None = None
@@ -336,11 +358,16 @@ def init_data(
     target: str,
     task: str | None,
     plots: Callable[[Params], list[Any]] | None = None,
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
 ) -> Adoption:
     """Infer the data's description from the file at ``path``; write it to
     params.yaml (data section) and columns.yaml, and ``plots(params)`` as the
     top-level plots of dvc.yaml when given; version the file with DVC and make
     the ingest stage depend on it.
+
+    A CSV file's ``delimiter`` and ``encoding`` are detected unless given.
 
     Raises :class:`~.errors.PipelineError` (and writes nothing) when the file
     or the answers cannot make a usable data set.
@@ -358,9 +385,20 @@ def init_data(
         (raw.get("train") or {}).get("val_size", DEFAULT_SPLIT),
     )
     source = source_name(path, settings.project_root)
-    frame = get_source(source, target, settings.project_root).load()
-    data, report = infer_data(frame, source, target, task, splits)
     is_file = source not in SOURCES
+    text_format = None
+    if is_file and is_text_table(Path(source)):
+        text_format = read_format(settings, source, delimiter, encoding)
+    frame = get_source(source, target, settings.project_root, text_format).load()
+    data, report = infer_data(frame, source, target, task, splits)
+    if text_format is not None:
+        data = data.model_copy(
+            update={
+                "delimiter": text_format.delimiter,
+                "encoding": text_format.encoding,
+                "decimal": text_format.decimal,
+            }
+        )
     destination = placement(settings, source) if is_file else None
     if destination is not None:
         adopted = source_name(str(destination), settings.project_root)
@@ -390,7 +428,34 @@ def init_data(
     atomic.write_text(params_path, updated)
     if pipeline is not None and pipeline != before:
         atomic.write_text(pipeline_file, pipeline)
-    return Adoption(data, report, len(frame), copied_from, tracked)
+    return Adoption(data, report, len(frame), text_format, copied_from, tracked)
+
+
+def read_format(
+    settings: Settings, source: str, delimiter: str | None, encoding: str | None
+) -> TextFormat | None:
+    """How the text file ``source`` is written: detected, except what is
+    given; None when there is no such file."""
+    path = Path(source)
+    path = path if path.is_absolute() else settings.project_root / path
+    if not path.is_file():
+        return None
+    if delimiter is not None:
+        delimiter = DELIMITER_NAMES.get(delimiter, delimiter)
+        if len(delimiter) != 1:
+            raise ConfigError(
+                f"--delimiter must be one character or one of "
+                f"{', '.join(DELIMITER_NAMES)}, not {delimiter!r}."
+            )
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ConfigError(
+                f"--encoding {encoding!r} is not an encoding Python knows, e.g. "
+                "cp1252, latin-1, utf-16."
+            ) from None
+    return detect(path, "Data file", delimiter, encoding)
 
 
 def place_and_track(
@@ -423,6 +488,8 @@ def format_report(adoption: Adoption) -> str:
         f"{data.source}: {adoption.rows} rows; task {data.task}; target "
         f"{data.target!r} ({what})"
     )
+    if adoption.text is not None:
+        head += f"\nRead as {adoption.text.describe()}."
     width = max(len("column"), *(len(line.name) for line in report))
     rows = [("column", "kind", "missing", "note")]
     rows += [(line.name, line.kind, str(line.missing), line.note) for line in report]

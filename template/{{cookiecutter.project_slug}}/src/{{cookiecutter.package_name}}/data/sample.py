@@ -20,7 +20,7 @@ from ..config import Settings
 from ..errors import ConfigError
 from ..params import Params
 from ..utils import atomic
-from .formats import TABLE_SUFFIXES
+from .formats import TABLE_SUFFIXES, check_table_path
 from .tables import read_table, write_table
 
 SAMPLE_SUFFIXES = (*TABLE_SUFFIXES, ".json")
@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 def sample(settings: Settings, params: Params, rows: int, destination: Path) -> Path:
     """Write ``rows`` rows of the test split, less the target column, to
     ``destination``: CSV or Parquet, or an API request body (``.json``)."""
+    check_table_path(destination, "Output", SAMPLE_SUFFIXES)
     if rows < 1:
         raise ConfigError(f"The number of rows must be at least 1, not {rows}.")
     test = read_table(settings.test_file, "The test split")

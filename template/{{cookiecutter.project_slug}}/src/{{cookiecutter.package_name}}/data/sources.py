@@ -1,5 +1,5 @@
 """Where a labelled table comes from: a table bundled with scikit-learn (the
-default, so the pipeline runs offline) or a user's CSV or Parquet file.
+default, so the pipeline runs offline) or a user's CSV, Excel or Parquet file.
 
 Register another kind of source in :data:`SOURCES` and name it in
 ``data.source``; the pipeline itself does not change.
@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from .dialect import TextFormat
 from .tables import read_table
 
 
@@ -64,25 +65,31 @@ SOURCES: dict[str, Callable[[str], DataSource]] = {
 
 
 class FileSource:
-    """A CSV or Parquet file supplied by the user, e.g. under ``data/external``."""
+    """A CSV, Excel or Parquet file supplied by the user, e.g. under
+    ``data/external``; a CSV file written in the format ``text`` (detected
+    when None)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, text: TextFormat | None = None) -> None:
         self.path = path
+        self.text = text
 
     def load(self) -> pd.DataFrame:
         """Read the file; raise a pipeline error if it is absent or unreadable."""
         if not self.path.is_file():
             raise ConfigError(
                 f"Data source {self.path} does not exist: set data.source in "
-                f"params.yaml to a CSV file or to one of {', '.join(SOURCES)}."
+                f"params.yaml to a data file or to one of {', '.join(SOURCES)}."
             )
-        return read_table(self.path, "data source")
+        return read_table(self.path, "data source", self.text)
 
 
-def get_source(source: str, target: str, project_root: Path) -> DataSource:
-    """The bundled table named ``source``, else the file at that path."""
+def get_source(
+    source: str, target: str, project_root: Path, text: TextFormat | None = None
+) -> DataSource:
+    """The bundled table named ``source``, else the file at that path (a CSV
+    file read in the format ``text``, detected when None)."""
     factory = SOURCES.get(source)
     if factory is not None:
         return factory(target)
     path = Path(source).expanduser()
-    return FileSource(path if path.is_absolute() else project_root / path)
+    return FileSource(path if path.is_absolute() else project_root / path, text)

@@ -1,4 +1,5 @@
-"""Reading and writing tables: CSV from users, Parquet between the stages.
+"""Reading and writing tables: CSV, Excel or Parquet from users, Parquet
+between the stages.
 
 Data between stages is Parquet: typed, compressed and about fifty times faster
 to write than CSV. Every writer replaces its file in one step (see
@@ -16,13 +17,18 @@ import pyarrow.parquet as pq
 
 from ..errors import ConfigError, DataValidationError
 from ..utils import atomic
+from .dialect import TextFormat, detect
 
 
-def read_table(path: Path, what: str) -> pd.DataFrame:
-    """Read a CSV or Parquet file, turning every failure into a clear error."""
+def read_table(path: Path, what: str, text: TextFormat | None = None) -> pd.DataFrame:
+    """Read a CSV, Excel or Parquet file, turning every failure into a clear
+    error; a CSV file in the format ``text``, detected when not given."""
     if not path.is_file():
         raise ConfigError(f"{what} {path} does not exist: run the earlier stages.")
-    if path.suffix.lower() == ".parquet":
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return read_excel(path, what)
+    if suffix == ".parquet":
         try:
             frame = pd.read_parquet(path)
         except (OSError, ValueError) as exc:
@@ -31,7 +37,7 @@ def read_table(path: Path, what: str) -> pd.DataFrame:
             ) from exc
         release_arrow_memory()
         return frame
-    return read_csv(path, what)
+    return read_csv(path, what, text or detect(path, what))
 
 
 def release_arrow_memory() -> None:
@@ -45,16 +51,20 @@ def release_arrow_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def read_csv(path: Path, what: str) -> pd.DataFrame:
-    """Read a UTF-8 CSV file with a header row of distinct column names."""
+def read_csv(path: Path, what: str, text: TextFormat) -> pd.DataFrame:
+    """Read a CSV file written in the format ``text``, with a header row of
+    distinct column names."""
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            header = next(csv.reader(handle), [])
-        frame = pd.read_csv(path, encoding="utf-8")
+        with path.open(encoding=text.encoding, newline="") as handle:
+            header = next(csv.reader(handle, delimiter=text.delimiter), [])
+        frame = pd.read_csv(
+            path, sep=text.delimiter, encoding=text.encoding, decimal=text.decimal
+        )
     except UnicodeDecodeError as exc:
         raise DataValidationError(
-            f"{what} {path} is not UTF-8 text: save it as UTF-8 CSV "
-            f"(the byte at position {exc.start} cannot be read)."
+            f"{what} {path} is not {text.encoding} text (the byte at position "
+            f"{exc.start} cannot be read): set data.encoding in params.yaml to the "
+            "file's encoding, or save it as 'CSV UTF-8'."
         ) from None
     except pd.errors.EmptyDataError:
         raise DataValidationError(f"{what} {path} is empty.") from None
@@ -67,13 +77,31 @@ def read_csv(path: Path, what: str) -> pd.DataFrame:
         raise DataValidationError(
             f"{what} {path} cannot be read: {exc.strerror}."
         ) from None
+    check_distinct_names(header, path, what)
+    return frame
+
+
+def read_excel(path: Path, what: str) -> pd.DataFrame:
+    """Read the first sheet of an Excel workbook, its first row as the header."""
+    try:
+        frame = pd.read_excel(path, sheet_name=0, engine="openpyxl")
+        header = pd.read_excel(path, sheet_name=0, header=None, nrows=1)
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataValidationError(
+            f"{what} {path} is not a readable Excel workbook: {exc}"
+        ) from None
+    check_distinct_names([str(name) for name in header.iloc[0]], path, what)
+    return frame
+
+
+def check_distinct_names(header: list[str], path: Path, what: str) -> None:
+    """Refuse a header that names a column twice (pandas would rename one)."""
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise DataValidationError(
             f"{what} {path} has duplicated column name(s) "
             f"{', '.join(map(repr, repeated))}: give every column its own name."
         )
-    return frame
 
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import Settings
-from ..data.formats import check_table_path
+from ..data.formats import INPUT_SUFFIXES, check_table_path
 from ..errors import ConfigError, DataValidationError
 from ..params import Params
 from ..tracking.signature import column_mismatch
@@ -24,9 +24,9 @@ logger = logging.getLogger(__name__)
 
 
 def check_paths(source: Path, destination: Path) -> None:
-    """Refuse a missing input file, or a file name that is neither CSV nor
-    Parquet."""
-    check_table_path(source, "Input")
+    """Refuse a missing input file, or a file name of a format that is not
+    read (input) or written (output)."""
+    check_table_path(source, "Input", INPUT_SUFFIXES)
     check_table_path(destination, "Output")
     if not source.is_file():
         raise ConfigError(f"Input file {source} does not exist.")
