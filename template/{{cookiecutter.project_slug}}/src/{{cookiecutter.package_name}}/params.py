@@ -66,25 +66,30 @@ for _cls in (Yaml12Loader, Yaml12Dumper):
 
 
 class FeatureSpec(BaseModel):
-    """One feature column: its kind, whether it may be missing, its bounds and,
-    for a categorical column, optionally the only values it may take (without
-    them, a category unseen in training encodes to all zeros)."""
+    """One feature column: its kind, whether it may be missing, its bounds, for
+    a categorical column optionally the only values it may take, and for a
+    date column how its dates are written."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["numeric", "categorical"] = "numeric"
+    kind: Literal["numeric", "categorical", "datetime"] = "numeric"
     nullable: bool = False
     min: float | None = None
     max: float | None = None
     categories: list[StrictStr] | None = Field(default=None, min_length=1)
+    format: str | None = None
+    """How a date column's text is written, as a strptime format such as
+    ``%d/%m/%Y``; none for ISO 8601 (``2024-12-31``, ``2024-12-31T23:59``)."""
 
     @model_validator(mode="after")
     def _bounds_fit_the_kind(self) -> FeatureSpec:
         has_bounds = self.min is not None or self.max is not None
-        if self.kind == "categorical" and has_bounds:
+        if self.kind != "numeric" and has_bounds:
             raise ValueError("min and max apply to numeric columns only")
-        if self.kind == "numeric" and self.categories is not None:
+        if self.kind != "categorical" and self.categories is not None:
             raise ValueError("categories apply to categorical columns only")
+        if self.kind != "datetime" and self.format is not None:
+            raise ValueError("format applies to datetime columns only")
         if self.categories and len(set(self.categories)) != len(self.categories):
             raise ValueError("categories must not repeat")
         if self.min is not None and self.max is not None and self.min > self.max:
@@ -110,6 +115,8 @@ class DataParams(BaseModel):
     byte-order mark, as Excel writes it."""
     decimal: Literal[".", ","] = "."
     """A CSV source's decimal mark: ``,`` for numbers written like ``5,1``."""
+    checks: Literal["warn", "error"] = "warn"
+    """What a data-quality or leakage finding does (see ``data.checks``)."""
     features: dict[str, FeatureSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -142,6 +149,11 @@ class DataParams(BaseModel):
         return [name for name, spec in self.features.items() if spec.kind == "numeric"]
 
     @property
+    def dates(self) -> list[str]:
+        """Date and time feature columns, in the order of ``params.yaml``."""
+        return [name for name, spec in self.features.items() if spec.kind == "datetime"]
+
+    @property
     def categorical(self) -> list[str]:
         """Categorical feature columns, in the order of ``params.yaml``."""
         return [
@@ -160,6 +172,10 @@ class FeaturesParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scaler: Literal["standard", "minmax", "none"] = "standard"
+    min_category_share: float = Field(default=0.01, ge=0.0, lt=1.0)
+    """A category seen in a smaller share of the training rows is pooled with
+    the others as rare into one ``<other>`` level, which also takes the values
+    unseen in training: one-hot width stays bounded."""
 
 
 class TrainParams(BaseModel):

@@ -373,3 +373,45 @@ def test_an_excel_workbook_is_adopted_without_a_text_format(project: Path) -> No
     text = (project / "params.yaml").read_text()
     assert "delimiter" not in yaml.safe_load(text)["data"]
     assert load_params(project / "params.yaml").data.source == "data/external/iris.xlsx"
+
+
+def test_names_and_free_text_are_left_out_with_the_reason(project: Path) -> None:
+    frame = passengers()
+    rng = np.random.default_rng(3)
+    # Mostly distinct names, some shared: no identifier, yet no category.
+    frame["name"] = [f"Passenger {i}" for i in rng.integers(0, 400, len(frame))]
+    path = write(project, "named.csv", frame)
+
+    code, output = invoke("init-data", str(path), "--target", "survived")
+
+    assert code == 0, output
+    distinct = frame["name"].nunique()
+    assert f"{distinct} distinct values in {len(frame)} rows" in output
+    assert "name" not in load_params(project / "params.yaml").data.features
+
+
+def test_init_data_prints_what_the_checks_found(project: Path) -> None:
+    frame = passengers().assign(deck="B")
+    frame["outcome"] = frame["survived"].map({"yes": "saved", "no": "lost"})
+    path = write(project, "leaky.csv", frame)
+
+    code, output = invoke("init-data", str(path), "--target", "survived")
+
+    assert code == 0, output
+    warnings = [line for line in output.splitlines() if line.startswith("Warning: ")]
+    assert any("'outcome' recodes the target" in line for line in warnings)
+    assert any("'deck' holds one value" in line for line in warnings)
+
+
+def test_with_checks_set_to_error_a_finding_stops_init_data(project: Path) -> None:
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("checks: warn", "checks: error"))
+    path = write(project, "leaky.csv", passengers().assign(deck="B"))
+    before = project_files(project)
+
+    code, output = invoke("init-data", str(path), "--target", "survived")
+
+    assert code == 1
+    assert "fails its data checks" in output and "'deck'" in output
+    assert project_files(project) == before
+    assert not (project / "data" / "external" / "leaky.csv.dvc").exists()

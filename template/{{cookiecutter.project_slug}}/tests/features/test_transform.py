@@ -1,6 +1,7 @@
 """The feature transform: scaling inverts exactly, one-hot encoding round-trips
-and ignores unseen categories, imputation leaves nothing missing, column order
-is stable, and the JSON file rebuilds the same transform."""
+and ignores unseen categories, rare categories pool into one level, imputation
+leaves nothing missing, column order is stable, and the JSON file rebuilds the
+same transform."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from {{ cookiecutter.package_name }}.features.processed import (
 )
 from {{ cookiecutter.package_name }}.features.transform import (
     MISSING,
+    OTHER,
     CategoryEncoder,
     FeatureTransform,
     Scaler,
@@ -37,7 +39,9 @@ matrices = st.integers(1, 6).flatmap(
     )
 )
 kinds = st.sampled_from(["standard", "minmax", "none"])
-category_names = st.text(min_size=1, max_size=8).filter(lambda s: s != MISSING)
+category_names = st.text(min_size=1, max_size=8).filter(
+    lambda s: s not in (MISSING, OTHER)
+)
 PASSENGERS = DataParams(
     target="survived",
     classes=["no", "yes"],
@@ -96,6 +100,47 @@ def test_unseen_categories_encode_to_all_zeros(
     matrix = encoder.encode(pd.Series(new))
     assert matrix.shape == (len(new), len(seen))
     assert not matrix.any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    counts=st.dictionaries(category_names, st.integers(1, 40), min_size=1, max_size=30),
+    share=st.sampled_from([0.0, 0.01, 0.05, 0.2]),
+    unseen=category_names,
+)
+def test_rare_categories_and_unseen_ones_pool_into_other(
+    counts: dict[str, int], share: float, unseen: str
+) -> None:
+    values = pd.Series([name for name, count in counts.items() for _ in range(count)])
+    encoder = CategoryEncoder.fit(values, nullable=False, min_share=share)
+
+    rare = {name for name, count in counts.items() if count < share * len(values)}
+    assert set(encoder.categories) - {OTHER} == set(counts) - rare
+    assert (OTHER in encoder.categories) == bool(rare)
+    # One-hot width stays bounded: at most 1/share frequent categories.
+    if share:
+        assert len(encoder.categories) <= 1 / share + 1
+    matrix = encoder.encode(values)
+    other = encoder.categories.index(OTHER) if rare else None
+    for row, value in zip(matrix, values):
+        assert row.sum() == 1.0
+        assert row.argmax() == (
+            other if value in rare else encoder.categories.index(value)
+        )
+    if rare and unseen not in counts:
+        assert encoder.encode(pd.Series([unseen]))[0, other] == 1.0
+
+
+def test_the_features_stage_pools_with_the_share_in_params() -> None:
+    frame = passengers()
+    frame["port"] = frame["port"].where(frame.index != 7, "Z")  # one rare port
+    pooled = FeatureTransform.fit(frame, PASSENGERS, "standard", 0.01)
+    assert pooled.encoders["port"].categories == ["C", "Q", "S", OTHER, MISSING]
+    kept = FeatureTransform.fit(frame, PASSENGERS, "standard", 0.0)
+    assert kept.encoders["port"].categories == ["C", "Q", "S", "Z", MISSING]
+    rebuilt = FeatureTransform.from_dict(pooled.to_dict())
+    rows = frame.assign(port=["never seen"] * len(frame))
+    np.testing.assert_array_equal(rebuilt.transform(rows), pooled.transform(rows))
 
 
 def test_a_missing_value_is_a_category_of_its_own() -> None:

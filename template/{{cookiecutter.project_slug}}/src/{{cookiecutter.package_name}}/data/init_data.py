@@ -1,9 +1,11 @@
 """Command ``init-data``: adopt a CSV, Excel or Parquet file as the project's data.
 
 It reads the file (a CSV file's delimiter, encoding and decimal mark are
-detected, see :mod:`.dialect`), infers the task, the classes, each feature column's kind
-(numeric or categorical) and which columns may be missing, leaves out columns
-that only identify rows, writes the columns to ``columns.yaml`` and rewrites
+detected, see :mod:`.dialect`), infers the task, the classes, each feature
+column's kind (numeric, categorical, or datetime with the form its dates are
+written in) and which columns may be missing, leaves out columns that only
+identify rows or hold names and free text, reports what the data checks find
+(:mod:`.checks`), writes the columns to ``columns.yaml`` and rewrites
 the ``data`` section of ``params.yaml`` in the style ``dvc exp run -S`` writes
 back, keeping the rest of the file (comments included) as it was. Given the
 task's plots, it rewrites the top-level ``plots`` section of ``dvc.yaml`` too.
@@ -43,6 +45,8 @@ from ..params import (
     parse_params,
 )
 from ..utils import atomic
+from .checks import Finding, check_table
+from .checks import report as report_findings
 from .dialect import DELIMITERS, TextFormat, detect
 from .formats import is_text_table
 from .schema import label_values, validate_frame
@@ -54,8 +58,22 @@ logger = logging.getLogger(__name__)
 
 MAX_CLASSES = 20
 """An integer target with at most this many distinct values is a class label."""
+NEAR_UNIQUE_SHARE = 0.5
+"""A text column with more distinct values than this share of its rows (and
+more than :data:`MAX_CLASSES`) names or describes rows: it is no category."""
 DELIMITER_NAMES = {name: char for char, name in DELIMITERS.items()} | {"\\t": "\t"}
 """What ``--delimiter`` takes besides the character itself: tab, or a \\t."""
+DATE_FORMATS = {
+    "ISO8601": "ISO 8601 (2024-12-31)",
+    "%d/%m/%Y": "day first (31/12/2024)",
+    "%m/%d/%Y": "month first (12/31/2024)",
+    "%d.%m.%Y": "day first (31.12.2024)",
+    "%d-%m-%Y": "day first (31-12-2024)",
+    "%Y/%m/%d": "year first (2024/12/31)",
+}
+"""The forms of dates recognised, in order of preference where several fit
+(day first before month first)."""
+TIMES = ("", " %H:%M", " %H:%M:%S")
 DEFAULT_SPLIT = 0.2
 """Held-out share for testing and validation when params.yaml sets none."""
 
@@ -93,6 +111,36 @@ def is_identifier(column: pd.Series) -> bool:
     )
 
 
+def date_forms(column: pd.Series) -> list[tuple[str | None, str]]:
+    """Every form (strptime format, or None for ISO 8601, and its words) that
+    reads all the column's values as dates; empty when it holds no dates."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return [(None, "dates and times")]
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return []
+    present = column.dropna().astype(str).str.strip()
+    if present.empty or not present.str.contains(r"\d", regex=True).all():
+        return []
+    forms: list[tuple[str | None, str]] = []
+    for base, words in DATE_FORMATS.items():
+        for time in ("",) if base == "ISO8601" else TIMES:
+            parsed = pd.to_datetime(present, format=base + time, errors="coerce")
+            if parsed.notna().all():
+                forms.append((None if base == "ISO8601" else base + time, words))
+                break
+    return forms
+
+
+def is_free_text(column: pd.Series) -> bool:
+    """A text column whose values are nearly all different: names, notes, ids."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return False
+    distinct = column.nunique()
+    return bool(
+        distinct > MAX_CLASSES and distinct > NEAR_UNIQUE_SHARE * column.notna().sum()
+    )
+
+
 def infer_columns(
     frame: pd.DataFrame, target: str
 ) -> tuple[dict[str, FeatureSpec], list[ColumnReport]]:
@@ -107,8 +155,27 @@ def infer_columns(
         if missing == len(column):
             report.append(ColumnReport(str(name), "left out", missing, "always empty"))
             continue
+        forms = date_forms(column)
+        if forms:
+            (form, words), *others = forms
+            spec = FeatureSpec(kind="datetime", nullable=missing > 0, format=form)
+            features[str(name)] = spec
+            note = f"{words}: calendar features"
+            if others:
+                note += f"; {others[0][1]} fits too: set its format in columns.yaml"
+            if missing:
+                note += "; missing: the training median"
+            report.append(ColumnReport(str(name), spec.kind, missing, note))
+            continue
         if is_identifier(column):
             note = "one distinct value per row: identifies rows"
+            report.append(ColumnReport(str(name), "left out", missing, note))
+            continue
+        if is_free_text(column):
+            note = (
+                f"{column.nunique()} distinct values in {len(column) - missing} "
+                "rows: names or free text, not a category"
+            )
             report.append(ColumnReport(str(name), "left out", missing, note))
             continue
         numeric = pd.api.types.is_numeric_dtype(column) and not (
@@ -132,6 +199,7 @@ def infer_data(
     target: str,
     task: Task | None,
     splits: tuple[float, float],
+    checks: str = "warn",
 ) -> tuple[DataParams, list[ColumnReport]]:
     """The ``data`` section that describes ``frame``; raises on unusable data.
 
@@ -188,6 +256,7 @@ def infer_data(
         target=target,
         classes=classes,
         test_size=splits[0],
+        checks=checks,
         features=features,
     )
     validate_frame(frame, data, source, strict="filter")
@@ -208,6 +277,8 @@ def data_section(data: DataParams) -> str:
         "  classes:  # every label, as in the data; empty for regression",
         *(f"  - {flow(label)}" for label in data.labels),
         f"  test_size: {data.test_size}  # share of rows held out for evaluation",
+        f"  checks: {data.checks}  # warn or error: what a data-quality or leakage "
+        "finding does",
     ]
     if is_text_table(Path(data.source)) and data.source not in SOURCES:
         lines += [
@@ -220,12 +291,14 @@ def data_section(data: DataParams) -> str:
 
 
 COLUMNS_HEADER = """\
-# The feature columns of the data, in order: kind numeric or categorical;
-# nullable: true where values may be missing; min/max: optional bounds of a
-# numeric column; categories: optional list of the only values a categorical
-# column takes. `init-data FILE --target COLUMN` writes this file; edit it
-# freely. The pipeline's stages depend on it (dvc.yaml), and a change re-runs
-# them; it is not a DVC parameter file, so `dvc exp show` does not list it.
+# The feature columns of the data, in order: kind numeric, categorical or
+# datetime; nullable: true where values may be missing; min/max: optional
+# bounds of a numeric column; categories: optional list of the only values a
+# categorical column takes; format: how a datetime column's dates are written
+# (e.g. '%d/%m/%Y'; none for ISO 8601). `init-data FILE --target COLUMN`
+# writes this file; edit it freely. The pipeline's stages depend on it
+# (dvc.yaml), and a change re-runs them; it is not a DVC parameter file, so
+# `dvc exp show` does not list it.
 """
 
 
@@ -337,6 +410,8 @@ class Adoption:
     data: DataParams
     report: list[ColumnReport]
     rows: int
+    findings: list[Finding]
+    """What the data-quality and leakage checks found."""
     text: TextFormat | None = None
     """How the file's text is written, for a CSV file."""
     copied_from: Path | None = None
@@ -390,7 +465,11 @@ def init_data(
     if is_file and is_text_table(Path(source)):
         text_format = read_format(settings, source, delimiter, encoding)
     frame = get_source(source, target, settings.project_root, text_format).load()
-    data, report = infer_data(frame, source, target, task, splits)
+    checks = (raw.get("data") or {}).get("checks", "warn")
+    data, report = infer_data(frame, source, target, task, splits, checks)
+    findings = check_table(frame, data)
+    if data.checks == "error":
+        report_findings(findings, data, source)
     if text_format is not None:
         data = data.model_copy(
             update={
@@ -428,7 +507,9 @@ def init_data(
     atomic.write_text(params_path, updated)
     if pipeline is not None and pipeline != before:
         atomic.write_text(pipeline_file, pipeline)
-    return Adoption(data, report, len(frame), text_format, copied_from, tracked)
+    return Adoption(
+        data, report, len(frame), findings, text_format, copied_from, tracked
+    )
 
 
 def read_format(
@@ -497,4 +578,5 @@ def format_report(adoption: Adoption) -> str:
         f"{name:<{width}}  {kind:<11}  {missing:>7}  {note}".rstrip()
         for name, kind, missing, note in rows
     ]
-    return "\n".join([head, *table])
+    warnings = [f"Warning: {finding.message}" for finding in adoption.findings]
+    return "\n".join([head, *table, *warnings])

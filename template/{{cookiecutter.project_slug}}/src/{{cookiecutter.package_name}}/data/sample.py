@@ -46,7 +46,8 @@ def sample(settings: Settings, params: Params, rows: int, destination: Path) -> 
     chosen = test.iloc[picked].drop(columns=[params.data.target], errors="ignore")
     if destination.suffix.lower() == ".json":
         features = chosen[list(params.data.features)]
-        records = json.loads(features.to_json(orient="records"))  # NaN: null
+        # NaN as null, dates as ISO 8601 text.
+        records = json.loads(features.to_json(orient="records", date_format="iso"))
         atomic.write_text(destination, json.dumps({"rows": records}, indent=2) + "\n")
     else:
         write_table(destination, chosen.reset_index(drop=True))

@@ -2,11 +2,13 @@
 
 Each feature column is checked by its declared kind: numeric columns hold
 finite numbers (within ``min``/``max`` when given), categorical columns hold
-text. A column may be missing values only where ``nullable`` says so. The
-target is checked by task: a known class for classification, a finite number
-for regression. Validation collects every problem at once (pandera's lazy
-mode) and raises a :class:`~.errors.DataValidationError` that names each
-column, the problem in plain words and a few example rows.
+text, date columns hold dates written as their ``format`` says (ISO 8601 by
+default), which validation turns into timestamps. A column may be missing
+values only where ``nullable`` says so. The target is checked by task: a known
+class for classification, a finite number for regression. Validation collects
+every problem at once (pandera's lazy mode) and raises a
+:class:`~.errors.DataValidationError` that names each column, the problem in
+plain words and a few example rows.
 """
 
 from __future__ import annotations
@@ -50,11 +52,56 @@ def label_values(series: pd.Series) -> pd.Series:
     return series
 
 
+def parse_dates(values: pd.Series, spec: FeatureSpec) -> pd.Series:
+    """Dates as timestamps (UTC, without a zone); missing where unreadable.
+
+    Text is read in ``spec.format`` (ISO 8601 when none); timestamps and
+    Python datetimes (from Excel, Parquet or the API) are taken as they are.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.infer_dtype(
+        values, skipna=True
+    ) in ("datetime", "datetime64", "date"):
+        parsed = pd.to_datetime(values, utc=True)
+    else:
+        parsed = pd.to_datetime(
+            values.astype("string"),
+            format=spec.format or "ISO8601",
+            errors="coerce",
+            utc=True,
+        )
+    return parsed.dt.tz_localize(None)
+
+
+def unreadable_dates(frame: pd.DataFrame, data: DataParams) -> list[str]:
+    """A phrase for each date column with values that are not dates."""
+    problems = []
+    for name in data.dates:
+        if name not in frame.columns:
+            continue
+        values = frame[name]
+        bad = values.notna() & parse_dates(values, data.features[name]).isna()
+        if bad.any():
+            form = data.features[name].format or "ISO 8601 (2024-12-31)"
+            examples = ", ".join(repr(plain(v)) for v in values[bad][:MAX_EXAMPLES])
+            rows = ", ".join(str(int(i) + 1) for i in values.index[bad][:MAX_EXAMPLES])
+            problems.append(
+                f"column {name!r} has {int(bad.sum())} value(s) that are not dates "
+                f"written as {form}, e.g. {examples} at row(s) {rows}"
+            )
+    return problems
+
+
 def normalise(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
-    """Give categorical features their text form and class labels theirs."""
+    """Give categorical features their text form, dates their timestamps and
+    class labels their form."""
     columns = {
         name: category_strings(frame[name])
         for name in data.categorical
+        if name in frame.columns
+    }
+    columns |= {
+        name: parse_dates(frame[name], data.features[name])
+        for name in data.dates
         if name in frame.columns
     }
     if data.task == "classification" and data.target in frame.columns:
@@ -63,6 +110,8 @@ def normalise(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
 
 
 def _feature_column(spec: FeatureSpec) -> pa.Column:
+    if spec.kind == "datetime":
+        return pa.Column("datetime64[ns]", nullable=spec.nullable, coerce=True)
     if spec.kind == "categorical":
         allowed = [pa.Check.isin(spec.categories)] if spec.categories else []
         return pa.Column("string", checks=allowed, nullable=spec.nullable)
@@ -116,6 +165,9 @@ def validate_frame(
     if len(frame) == 0:
         raise DataValidationError(f"{what} is empty: it has no rows.")
     schema = build_schema(data, target=target, strict=strict)
+    unreadable = unreadable_dates(frame, data)
+    if unreadable:
+        raise DataValidationError(f"{what} failed validation: {'; '.join(unreadable)}.")
     try:
         return schema.validate(normalise(frame, data), lazy=True)
     except SchemaErrors as exc:
@@ -160,6 +212,8 @@ def _what_failed(column: str, check: str, data: DataParams) -> str:
     if check.startswith(("coerce_dtype", "dtype")):
         if spec is not None and spec.kind == "categorical":
             return "value(s) that are not text"
+        if spec is not None and spec.kind == "datetime":
+            return "value(s) that are not dates"
         return "value(s) that are not numbers"
     if check == "finite":
         return "infinite value(s)"

@@ -25,7 +25,9 @@ def build_features(settings: Settings, params: Params) -> list[Path]:
     train = validate_frame(
         read_table(train_path, "interim data"), data, str(train_path)
     )
-    transform = FeatureTransform.fit(train, data, params.features.scaler)
+    transform = FeatureTransform.fit(
+        train, data, params.features.scaler, params.features.min_category_share
+    )
     write_processed(settings.processed_file, transform, train, data.target)
     transform.save(settings.transform_file)
     logger.info(

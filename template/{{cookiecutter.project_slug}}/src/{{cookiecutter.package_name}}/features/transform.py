@@ -2,7 +2,13 @@
 
 Numeric columns are imputed with the training median, then scaled; categorical
 columns are one-hot encoded with the categories seen in training, a missing
-value being a category of its own. The fitted transform is one JSON file
+value being a category of its own, and categories rarer than
+``features.min_category_share`` pooled into one ``<other>`` level that also
+takes the values unseen in training. Date columns become calendar features,
+learnt from the training split: the year as a number, and the month, the day
+of the week, the day of the year and (when the training dates have times)
+the hour as points on a circle, so that December sits next to January; they
+are imputed and scaled like numeric columns. The fitted transform is one JSON file
 (``models/transform.json``: readable, portable, no pickle) and one object that
 training, evaluation, prediction, the API and the MLflow model all apply.
 """
@@ -11,15 +17,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..data.schema import category_strings
+from ..data.schema import category_strings, parse_dates
 from ..errors import ConfigError, DataValidationError
-from ..params import DataParams
+from ..params import DataParams, FeatureSpec
 from ..utils import atomic
 from ..utils.arrays import FloatArray, Matrix
 
@@ -28,6 +35,9 @@ logger = logging.getLogger(__name__)
 SCALER_KINDS = ("standard", "minmax", "none")
 MISSING = "<missing>"
 """The category a missing value of a nullable categorical column falls into."""
+OTHER = "<other>"
+"""The category of values rare in training, and of values unseen in training
+when some were rare."""
 
 
 class Scaler:
@@ -79,25 +89,43 @@ class Scaler:
 class CategoryEncoder:
     """One-hot encoding of one column over a fixed, ordered list of categories.
 
-    A value outside the list (a category unseen in training) encodes to all
-    zeros. ``MISSING`` stands for a missing value when it is in the list.
+    A value outside the list (a category rare or unseen in training) encodes
+    as ``OTHER`` when it is in the list, else to all zeros. ``MISSING`` stands
+    for a missing value when it is in the list.
     """
 
     def __init__(self, categories: list[str]) -> None:
         self.categories = list(categories)
 
     @classmethod
-    def fit(cls, values: pd.Series, nullable: bool) -> CategoryEncoder:
-        """Categories seen in ``values``, sorted; ``MISSING`` last if nullable."""
-        seen = sorted(set(category_strings(values).dropna().unique()) - {MISSING})
-        return cls([*seen, MISSING] if nullable else seen)
+    def fit(
+        cls, values: pd.Series, nullable: bool, min_share: float = 0.0
+    ) -> CategoryEncoder:
+        """Categories seen in ``values`` in at least ``min_share`` of its rows,
+        sorted; then ``OTHER`` if any was rarer, and ``MISSING`` if nullable."""
+        counts = category_strings(values).dropna().value_counts()
+        counts = counts.drop([MISSING, OTHER], errors="ignore")
+        frequent = counts >= min_share * len(values)
+        categories = sorted(counts.index[frequent])
+        if not frequent.all():
+            categories.append(OTHER)
+        return cls([*categories, MISSING] if nullable else categories)
+
+    @property
+    def pooled(self) -> bool:
+        """Whether rare and unseen values have a category of their own."""
+        return OTHER in self.categories
 
     def codes(self, values: pd.Series) -> np.ndarray:
-        """Position of each value in the categories; -1 where unseen."""
+        """Position of each value in the categories: ``OTHER``'s where rare or
+        unseen if there is one, else -1."""
         text = category_strings(values)
         if MISSING in self.categories:
             text = text.fillna(MISSING)
-        return np.asarray(pd.Index(self.categories).get_indexer(pd.Index(text)))
+        codes = np.asarray(pd.Index(self.categories).get_indexer(pd.Index(text)))
+        if self.pooled:
+            codes[codes < 0] = self.categories.index(OTHER)
+        return codes
 
     def encode(self, values: pd.Series) -> Matrix:
         """An ``(n_rows, n_categories)`` matrix of zeros and ones."""
@@ -112,6 +140,44 @@ class CategoryEncoder:
         ]
 
 
+DATE = FeatureSpec(kind="datetime")
+CYCLES = {"month": 12.0, "weekday": 7.0, "day_of_year": 365.25, "hour": 24.0}
+"""The periodic calendar features and their periods."""
+
+
+def has_time(values: pd.Series) -> bool:
+    """Whether any of the timestamps ``values`` is not at midnight."""
+    present = values.dropna()
+    return bool((present != present.dt.normalize()).any())
+
+
+def calendar_names(column: str, time: bool) -> list[str]:
+    """The calendar features of the date column ``column``."""
+    cycles = [name for name in CYCLES if time or name != "hour"]
+    return [
+        f"{column}.year",
+        *(f"{column}.{cycle}_{part}" for cycle in cycles for part in ("sin", "cos")),
+    ]
+
+
+def calendar_features(values: pd.Series, time: bool) -> Iterator[FloatArray]:
+    """The columns :func:`calendar_names` names, NaN where a date is missing."""
+    dates = values.dt
+    yield dates.year.to_numpy(dtype=np.float64, na_value=np.nan)
+    positions = {
+        "month": dates.month - 1,
+        "weekday": dates.day_of_week,
+        "day_of_year": dates.day_of_year - 1,
+        "hour": dates.hour + dates.minute / 60,
+    }
+    for cycle, period in CYCLES.items():
+        if cycle == "hour" and not time:
+            continue
+        angle = 2 * np.pi * positions[cycle].to_numpy(np.float64, na_value=np.nan)
+        yield np.sin(angle / period)
+        yield np.cos(angle / period)
+
+
 def set_one_hot(block: Matrix, codes: np.ndarray) -> None:
     """Set ``block[row, code]`` to 1 for every row whose code is not -1."""
     known = np.flatnonzero(codes >= 0)
@@ -119,7 +185,8 @@ def set_one_hot(block: Matrix, codes: np.ndarray) -> None:
 
 
 class FeatureTransform:
-    """Raw feature columns in, a float matrix out: imputation, scaling, one-hot."""
+    """Raw feature columns in, a float matrix out: calendar features, imputation,
+    scaling, one-hot."""
 
     def __init__(
         self,
@@ -127,18 +194,49 @@ class FeatureTransform:
         medians: list[float],
         scaler: Scaler,
         encoders: dict[str, CategoryEncoder],
+        dates: dict[str, bool] | None = None,
     ) -> None:
         self.numeric = list(numeric)
+        self.dates = dict(dates or {})
+        """Each date column, and whether its calendar features include the hour."""
         self.medians = np.asarray(medians, dtype=np.float64)
         self.scaler = scaler
         self.encoders = encoders
 
+    @property
+    def number_columns(self) -> list[str]:
+        """The imputed and scaled columns: numeric ones, then calendar ones."""
+        calendar = [
+            name
+            for column, time in self.dates.items()
+            for name in calendar_names(column, time)
+        ]
+        return [*self.numeric, *calendar]
+
+    def numbers(self, frame: pd.DataFrame) -> Iterator[FloatArray]:
+        """Each of :attr:`number_columns` of the rows ``frame``, in order."""
+        for name in self.numeric:
+            yield frame[name].to_numpy(dtype=np.float64)
+        for name, time in self.dates.items():
+            values = frame[name]
+            if not pd.api.types.is_datetime64_any_dtype(values):
+                values = parse_dates(values, DATE)  # datetimes from the API
+            yield from calendar_features(values, time)
+
     @classmethod
     def fit(
-        cls, frame: pd.DataFrame, data: DataParams, scaler: str
+        cls,
+        frame: pd.DataFrame,
+        data: DataParams,
+        scaler: str,
+        min_category_share: float = 0.0,
     ) -> FeatureTransform:
-        """Learn medians, scale and categories from the training rows ``frame``."""
-        numeric = frame[data.numeric].to_numpy(dtype=np.float64, copy=True)
+        """Learn medians, scale and categories from the training rows ``frame``;
+        categories in fewer than ``min_category_share`` of them are pooled."""
+        dates = {name: has_time(frame[name]) for name in data.dates}
+        unfitted = cls(data.numeric, [], Scaler(scaler), {}, dates)
+        columns = list(unfitted.numbers(frame))
+        numeric = np.column_stack(columns) if columns else np.empty((len(frame), 0))
         missing = np.isnan(numeric)
         medians = np.array(
             [
@@ -152,27 +250,46 @@ class FeatureTransform:
         )
         np.copyto(numeric, medians, where=missing)  # in place: one matrix, not two
         encoders = {
-            name: CategoryEncoder.fit(frame[name], data.features[name].nullable)
+            name: CategoryEncoder.fit(
+                frame[name], data.features[name].nullable, min_category_share
+            )
             for name in data.categorical
         }
+        for name, encoder in encoders.items():
+            kept = set(encoder.categories) - {OTHER, MISSING}
+            rare = frame[name].nunique() - len(kept)
+            if encoder.pooled and rare > 0:
+                logger.info(
+                    "Column %r: %d categories rarer than %g of the training rows "
+                    "pooled into %s",
+                    name,
+                    rare,
+                    min_category_share,
+                    OTHER,
+                )
         return cls(
-            data.numeric, medians.tolist(), Scaler(scaler).fit(numeric), encoders
+            data.numeric,
+            medians.tolist(),
+            Scaler(scaler).fit(numeric),
+            encoders,
+            dates,
         )
 
     @property
     def input_columns(self) -> list[str]:
         """The raw columns the transform reads."""
-        return [*self.numeric, *self.encoders]
+        return [*self.numeric, *self.dates, *self.encoders]
 
     @property
     def output_columns(self) -> list[str]:
-        """Names of the matrix's columns: numeric ones, then ``column=category``."""
+        """Names of the matrix's columns: numeric ones, calendar ones
+        (``column.month_sin`` ...), then ``column=category``."""
         one_hot = [
             f"{name}={category}"
             for name, encoder in self.encoders.items()
             for category in encoder.categories
         ]
-        return [*self.numeric, *one_hot]
+        return [*self.number_columns, *one_hot]
 
     def transform(self, frame: pd.DataFrame) -> Matrix:
         """The model's input matrix for the raw rows ``frame``.
@@ -187,15 +304,14 @@ class FeatureTransform:
                 f"The rows lack the feature column(s) {', '.join(map(repr, missing))}."
             )
         matrix = np.zeros((len(frame), len(self.output_columns)), dtype=np.float32)
-        for i, name in enumerate(self.numeric):
-            values = frame[name].to_numpy(dtype=np.float64)
+        for i, values in enumerate(self.numbers(frame)):
             values = np.where(np.isnan(values), self.medians[i], values)
             matrix[:, i] = (values - self.scaler.center[i]) / self.scaler.scale[i]
-        start = len(self.numeric)
+        start = len(self.number_columns)
         for name, encoder in self.encoders.items():
             codes = encoder.codes(frame[name])
             unseen = int((codes < 0).sum())
-            if unseen:
+            if unseen:  # only when no category was pooled as rare
                 logger.info(
                     "Column %r: %d value(s) of categories unseen in training "
                     "encoded as all zeros",
@@ -217,7 +333,10 @@ class FeatureTransform:
                 "center": self.scaler.center.tolist(),
                 "scale": self.scaler.scale.tolist(),
             },
-            # A list, not a mapping: JSON keys are sorted, the column order is not.
+            # Lists, not mappings: JSON keys are sorted, the column order is not.
+            "dates": [
+                {"column": name, "time": time} for name, time in self.dates.items()
+            ],
             "categorical": [
                 {"column": name, "categories": encoder.categories}
                 for name, encoder in self.encoders.items()
@@ -234,7 +353,8 @@ class FeatureTransform:
             entry["column"]: CategoryEncoder(entry["categories"])
             for entry in payload["categorical"]
         }
-        return cls(numeric["columns"], numeric["medians"], scaler, encoders)
+        dates = {entry["column"]: entry["time"] for entry in payload.get("dates", [])}
+        return cls(numeric["columns"], numeric["medians"], scaler, encoders, dates)
 
     def save(self, path: Path) -> None:
         """Write the fitted transform as JSON, atomically."""
@@ -252,7 +372,7 @@ class FeatureTransform:
 
 def check_transform_matches(transform: FeatureTransform, data: DataParams) -> None:
     """Refuse a transform fitted for other feature columns than ``data``'s."""
-    if transform.input_columns != [*data.numeric, *data.categorical]:
+    if transform.input_columns != [*data.numeric, *data.dates, *data.categorical]:
         raise ConfigError(
             "models/transform.json was fitted for other feature columns than "
             "columns.yaml: run the features stage again."

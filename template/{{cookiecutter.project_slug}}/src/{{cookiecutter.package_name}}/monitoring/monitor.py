@@ -32,7 +32,7 @@ from ..utils import atomic
 from ..utils.arrays import FloatArray
 from ..utils.figures import save_figure
 from .report import LABEL, PREDICTION, DriftReport, drift_figure
-from .statistics import decide, feature_drift, rounded, target_drift
+from .statistics import as_numbers, decide, feature_drift, rounded, target_drift
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,14 @@ def compare(
     """Test every feature, and the label when both tables have it."""
     columns = feature_drift(reference.features, current.features, data, settings)
     samples: dict[str, tuple[Any, Any]] = {
-        name: (reference.features[name], current.features[name])
+        name: (
+            (reference.features[name], current.features[name])
+            if name in data.categorical
+            else (
+                as_numbers(reference.features[name]),
+                as_numbers(current.features[name]),
+            )
+        )
         for name in data.features
     }
     if reference.target is not None and current.target is not None:

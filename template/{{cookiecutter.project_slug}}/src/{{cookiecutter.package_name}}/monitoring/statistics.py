@@ -25,6 +25,7 @@ from scipy import stats
 
 from ..features.transform import MISSING
 from ..params import DataParams, MonitorParams
+from ..utils.arrays import FloatArray
 
 DIGITS = 6
 PSI_FLOOR = 1e-4
@@ -185,14 +186,11 @@ def feature_drift(
     """
 
     def test(name: str, reference: pd.Series, current: pd.Series) -> ColumnDrift:
-        if data.features[name].kind == "numeric":
-            return numeric_drift(
-                reference.to_numpy(dtype=np.float64),
-                current.to_numpy(dtype=np.float64),
-                settings,
-                "feature",
-            )
-        return categorical_drift(reference, current, settings, "feature")
+        if data.features[name].kind == "categorical":
+            return categorical_drift(reference, current, settings, "feature")
+        return numeric_drift(
+            as_numbers(reference), as_numbers(current), settings, "feature"
+        )
 
     names = list(data.features)
     with ThreadPoolExecutor() as pool:
@@ -203,6 +201,14 @@ def feature_drift(
             [current[name] for name in names],
         )
         return dict(zip(names, results))
+
+
+def as_numbers(values: pd.Series) -> FloatArray:
+    """A numeric column's values, or a date column's as days since 1970."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        days = values.to_numpy(dtype="datetime64[ns]").astype(np.int64) / 86400e9
+        return np.where(values.isna().to_numpy(), np.nan, days)
+    return values.to_numpy(dtype=np.float64)
 
 
 def decide(results: dict[str, ColumnDrift], settings: MonitorParams) -> None:

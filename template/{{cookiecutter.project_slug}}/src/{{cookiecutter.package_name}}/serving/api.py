@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
+from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal, Optional
 
@@ -41,12 +42,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def feature_type(spec: FeatureSpec) -> Any:
-    """A finite number within the bounds, or a string (one of the categories
-    where they are listed); None allowed if nullable."""
+    """A finite number within the bounds, a string (one of the categories
+    where they are listed) or a date and time; None allowed if nullable."""
     if spec.categories:
         kind: Any = Literal[tuple(spec.categories)]
     elif spec.kind == "categorical":
         kind = StrictStr
+    elif spec.kind == "datetime":
+        kind = datetime  # ISO 8601 text, e.g. 2024-12-31 or 2024-12-31T23:59:00
     else:
         kind = Annotated[
             StrictFloat, Field(allow_inf_nan=False, ge=spec.min, le=spec.max)

@@ -58,6 +58,9 @@ EXAMPLE_SCAN_ROWS = 1_000
 # lives with serving, which the model is for; it is logged by path.
 MODEL_CODE = Path(__file__).parents[1] / "serving" / "mlflow_model.py"
 
+MLFLOW_TYPES = {"numeric": "double", "categorical": "string", "datetime": "datetime"}
+"""The MLflow signature's type of each kind of feature column."""
+
 
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes."""
@@ -189,7 +192,7 @@ def model_signature(settings: Settings, params: Params) -> tuple[Any, Any]:
     example = example_rows(settings.train_file, list(params.data.features))
     inputs = Schema(
         [
-            ColSpec("double" if spec.kind == "numeric" else "string", name)
+            ColSpec(MLFLOW_TYPES[spec.kind], name)
             for name, spec in params.data.features.items()
         ]
     )
