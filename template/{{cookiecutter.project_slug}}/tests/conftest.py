@@ -105,6 +105,29 @@ def diabetes_progression() -> pd.DataFrame:
     return frame.rename(columns={"target": "progression"}).astype(float)
 
 
+def daily_weather(n_days: int = 730, seed: int = 0) -> pd.DataFrame:
+    """Two years of daily weather whose kind follows the season: the date,
+    written day first, is the only clue to it besides humidity and wind."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range("2022-01-01", periods=n_days, freq="D")
+    cold = np.cos(2 * np.pi * (days.day_of_year.to_numpy() - 15) / 365.25)
+    humidity = rng.uniform(30, 100, n_days).round(1)
+    warmth = -10 * cold + rng.normal(0, 3, n_days)
+    weather = np.select(
+        [warmth < -5, (warmth < 2) & (humidity > 65), warmth > 6],
+        ["snow", "rain", "sun"],
+        "cloud",
+    )
+    return pd.DataFrame(
+        {
+            "date": days.strftime("%d/%m/%Y"),
+            "humidity": humidity,
+            "wind": rng.gamma(2, 3, n_days).round(1),
+            "weather": weather,
+        }
+    )
+
+
 EXCEL_EXPORT = {"sep": ";", "decimal": ",", "encoding": "utf-8-sig"}
 """How Excel writes a CSV file in much of Europe: semicolons, decimal commas
 and a byte-order mark."""
@@ -114,6 +137,7 @@ DATA_SETS: dict[str, tuple[Callable[[], pd.DataFrame], str, dict[str, str]]] = {
     "multiclass-string-labels": (iris_with_names, "species", EXCEL_EXPORT),
     "categorical-with-missing": (passengers, "survived", {}),
     "regression": (diabetes_progression, "progression", {}),
+    "dated": (daily_weather, "weather", {}),
 }
 
 

@@ -431,6 +431,12 @@ EXPECTED = {
         {"rmse", "mae", "r2"},
         "residuals.png",
     ),
+    # Without its calendar features the season, and the weather, are a guess.
+    "dated": (
+        {"balanced_accuracy": 0.55},
+        {"accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "log_loss"},
+        "per_class.png",
+    ),
 }
 
 

@@ -4,6 +4,7 @@ task), and the files it refuses (leaving every file untouched)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from {{ cookiecutter.package_name }}.data.init_data import (
     infer_task,
     replace_section,
 )
+from {{ cookiecutter.package_name }}.data.schema import parse_dates
 from {{ cookiecutter.package_name }}.modeling.evaluators import (
     EVALUATORS,
     FIGURES,
@@ -305,6 +307,7 @@ EVALUATOR_OF = {
     "multiclass-string-labels": "multiclass",
     "categorical-with-missing": "binary",
     "regression": "regression",
+    "dated": "multiclass",
 }
 
 
@@ -415,3 +418,63 @@ def test_with_checks_set_to_error_a_finding_stops_init_data(project: Path) -> No
     assert "fails its data checks" in output and "'deck'" in output
     assert project_files(project) == before
     assert not (project / "data" / "external" / "leaky.csv.dvc").exists()
+
+
+# Forms of dates init-data must recognise, and the format it records for each.
+DATE_WRITINGS = {
+    "%Y-%m-%d": None,
+    "%Y-%m-%dT%H:%M:%S": None,
+    "%d/%m/%Y": "%d/%m/%Y",
+    "%m/%d/%Y": "%m/%d/%Y",
+    "%d.%m.%Y %H:%M": "%d.%m.%Y %H:%M",
+}
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    writing=st.sampled_from(sorted(DATE_WRITINGS)),
+    days=st.lists(
+        st.datetimes(
+            min_value=datetime(1950, 1, 1), max_value=datetime(2050, 12, 31)
+        ).map(lambda moment: moment.replace(second=0, microsecond=0)),
+        min_size=3,
+        max_size=30,
+    ),
+)
+def test_dates_are_recognised_in_the_form_they_are_written(
+    writing: str, days: list[datetime]
+) -> None:
+    # A day above 12 and a month-first date with one: the form is not ambiguous.
+    days = [datetime(2024, 1, 31, 12, 30), *days]
+    frame = pd.DataFrame({"when": [day.strftime(writing) for day in days]})
+    frame["y"] = np.arange(len(frame)) % 2
+    features, report = infer_columns(frame, "y")
+    spec = features["when"]
+    assert (spec.kind, spec.format) == ("datetime", DATE_WRITINGS[writing])
+    line = next(line for line in report if line.name == "when")
+    assert "calendar features" in line.note
+    parsed = parse_dates(frame["when"], spec)
+    expected = pd.Series(days)
+    if "%H" not in writing:
+        expected = expected.dt.normalize()
+    assert parsed.tolist() == expected.tolist()
+
+
+def test_an_ambiguous_date_is_read_day_first_and_the_alternative_named() -> None:
+    frame = pd.DataFrame({"when": ["01/02/2024", "03/04/2024", "05/06/2024"]})
+    frame["y"] = [0, 1, 0]
+    features, report = infer_columns(frame, "y")
+    assert features["when"].format == "%d/%m/%Y"
+    (line,) = [line for line in report if line.name == "when"]
+    assert "day first" in line.note and "month first (12/31/2024) fits too" in line.note
+
+
+def test_a_date_that_identifies_rows_is_kept_as_a_date(project: Path) -> None:
+    path, target = write_data_set("dated", project / "data" / "external")
+
+    code, output = invoke("init-data", str(path), "--target", target)
+
+    assert code == 0, output
+    spec = load_params(project / "params.yaml").data.features["date"]
+    assert (spec.kind, spec.format) == ("datetime", "%d/%m/%Y")
+    assert "date" in output and "day first (31/12/2024)" in output

@@ -201,3 +201,31 @@ def test_regression_target_must_be_a_finite_number() -> None:
     assert "'target' has 1 infinite value(s)" in refusal(frame, data)
     frame.loc[4, "target"] = np.nan
     assert "'target' has 1 missing value(s)" in refusal(frame, data)
+
+
+DATED = DataParams(
+    target="target",
+    classes=[0, 1],
+    features={"day": FeatureSpec(kind="datetime", format="%d/%m/%Y", nullable=True)},
+)
+
+
+def test_dates_read_in_their_format_or_iso_and_missing_ones_stay_missing() -> None:
+    frame = pd.DataFrame(
+        {"day": ["31/12/2024", "2025-01-02", None], "target": [0, 1, 0]}
+    )
+    checked = check(frame, DATED)
+    assert checked["day"].tolist()[:2] == [
+        pd.Timestamp("2024-12-31"),
+        pd.Timestamp("2025-01-02"),
+    ]
+    assert pd.isna(checked["day"].iloc[2])
+
+
+def test_text_that_is_no_date_is_refused_naming_the_form() -> None:
+    frame = pd.DataFrame(
+        {"day": ["31/12/2024", "12/31/2024", "soon"], "target": [0, 1, 0]}
+    )
+    message = refusal(frame, DATED)
+    assert "'day' has 2 value(s) that are not dates written as %d/%m/%Y" in message
+    assert "'12/31/2024', 'soon' at row(s) 2, 3" in message

@@ -143,6 +143,64 @@ def test_the_features_stage_pools_with_the_share_in_params() -> None:
     np.testing.assert_array_equal(rebuilt.transform(rows), pooled.transform(rows))
 
 
+DATED = DataParams(
+    target="y",
+    classes=[0, 1],
+    features={
+        "x": FeatureSpec(),
+        "when": FeatureSpec(kind="datetime", nullable=True),
+    },
+)
+
+
+def dated_rows(times: list[str | None]) -> pd.DataFrame:
+    """Rows of DATED, ``when`` parsed as validation parses it."""
+    return pd.DataFrame(
+        {
+            "x": np.arange(len(times), dtype=float),
+            "when": pd.to_datetime(pd.Series(times, dtype="string"), format="ISO8601"),
+            "y": [0, 1] * (len(times) // 2) + [0] * (len(times) % 2),
+        }
+    )
+
+
+def test_dates_become_calendar_features_with_december_next_to_january() -> None:
+    train = dated_rows(["2023-01-15", "2023-04-15", "2023-07-15", "2023-12-15"])
+    transform = FeatureTransform.fit(train, DATED, "none")
+    assert transform.output_columns == [
+        "x",
+        "when.year",
+        "when.month_sin",
+        "when.month_cos",
+        "when.weekday_sin",
+        "when.weekday_cos",
+        "when.day_of_year_sin",
+        "when.day_of_year_cos",
+    ]
+    months = dated_rows(["2023-01-15", "2023-02-15", "2023-12-15", "2023-06-15"])
+    matrix = transform.transform(months)
+    month = matrix[:, 2:4]
+    january, february, december, june = month
+    distance = np.linalg.norm
+    assert distance(december - january) == pytest.approx(distance(february - january))
+    assert distance(june - january) > 3 * distance(december - january)
+    assert matrix[:, 1].tolist() == [2023.0] * 4
+
+
+def test_the_hour_is_a_feature_only_when_training_dates_have_times() -> None:
+    days = dated_rows(["2023-01-01", "2023-01-02", "2023-01-03", "2023-01-04"])
+    assert (
+        "when.hour_sin" not in FeatureTransform.fit(days, DATED, "none").output_columns
+    )
+    times = dated_rows(["2023-01-01 08:00", "2023-01-01 20:30", "2023-01-02", None])
+    transform = FeatureTransform.fit(times, DATED, "standard")
+    assert {"when.hour_sin", "when.hour_cos"} <= set(transform.output_columns)
+    # A missing date takes the training median of each calendar feature.
+    assert np.isfinite(transform.transform(times)).all()
+    rebuilt = FeatureTransform.from_dict(transform.to_dict())
+    np.testing.assert_array_equal(rebuilt.transform(times), transform.transform(times))
+
+
 def test_a_missing_value_is_a_category_of_its_own() -> None:
     encoder = CategoryEncoder.fit(pd.Series(["b", None, "a"]), nullable=True)
     assert encoder.categories == ["a", "b", MISSING]

@@ -311,3 +311,29 @@ def test_past_sixteen_columns_the_figure_keeps_drifted_columns_and_outputs() -> 
     assert {"x25", "x7", "label", "prediction"} <= set(shown)
     assert shown == [name for name in columns if name in shown]  # the report's order
     assert shown_columns(drift_report, limit=40) == list(columns)
+
+
+def test_a_date_column_is_tested_as_numbers_and_a_later_period_drifts() -> None:
+    dated = params.DataParams(
+        classes=["a", "b"],
+        features={
+            "x0": params.FeatureSpec(),
+            "day": params.FeatureSpec(kind="datetime"),
+        },
+    )
+    rng = np.random.default_rng(0)
+
+    def rows(start: str) -> monitor.Table:
+        days = pd.date_range(start, periods=400, freq="D")
+        features = pd.DataFrame({"x0": rng.normal(size=400), "day": days})
+        return monitor.Table(features, pd.Series(rng.choice(["a", "b"], 400)))
+
+    reference = rows("2023-01-01")
+    same = monitor.compare(reference, rows("2023-01-01"), dated, SETTINGS)
+    later = monitor.compare(reference, rows("2024-06-01"), dated, SETTINGS)
+    for report in (same, later):
+        statistics.decide(report.columns, SETTINGS)
+        assert report.columns["day"].kind == "numeric"
+    assert same.drifted == [] and later.drifted == ["day"]
+    # The figure draws the dates as numbers (days since 1970).
+    assert later.samples["day"][0][0] == pd.Timestamp("2023-01-01").value / 86400e9

@@ -61,8 +61,8 @@ from {{ cookiecutter.package_name }}.tracking.signature import HASH_TAG
 from {{ cookiecutter.package_name }}.tracking.store import using
 
 # The default data (numeric), categorical columns with missing values and
-# string labels, and a regression target.
-PROJECTS = ("default", "categorical-with-missing", "regression")
+# string labels, a regression target, and dates written day first.
+PROJECTS = ("default", "categorical-with-missing", "regression", "dated")
 
 
 class Trained:
@@ -83,8 +83,11 @@ class Trained:
         return f"models:/{self.params.registration.name}@champion"
 
     def feature_rows(self) -> list[dict[str, Any]]:
-        """The test split's feature columns as JSON rows (None where missing)."""
+        """The test split's feature columns as JSON rows (None where missing,
+        dates as ISO 8601 text)."""
         features = self.test[list(self.data.features)].astype(object)
+        for name in self.data.dates:
+            features[name] = self.test[name].dt.strftime("%Y-%m-%dT%H:%M:%S")
         rows: list[dict[str, Any]] = features.where(features.notna(), None).to_dict(
             "records"
         )
@@ -413,6 +416,11 @@ def bad_requests(trained: Trained) -> dict[str, dict[str, Any]]:
         "null where not nullable": {"json": {"rows": [{**row, required: None}]}},
         "oversized body": raw(" " * (Settings().max_body_bytes + 1)),
     }
+    if trained.data.dates:
+        date = trained.data.dates[0]
+        cases["a date that is no ISO date"] = {
+            "json": {"rows": [{**row, date: "31/12/2024"}]}
+        }
     if trained.data.categorical:
         category = trained.data.categorical[0]
         cases["number for a category"] = {"json": {"rows": [{**row, category: 3.5}]}}

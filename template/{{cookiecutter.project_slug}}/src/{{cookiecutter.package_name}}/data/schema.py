@@ -55,19 +55,20 @@ def label_values(series: pd.Series) -> pd.Series:
 def parse_dates(values: pd.Series, spec: FeatureSpec) -> pd.Series:
     """Dates as timestamps (UTC, without a zone); missing where unreadable.
 
-    Text is read in ``spec.format`` (ISO 8601 when none); timestamps and
-    Python datetimes (from Excel, Parquet or the API) are taken as they are.
+    Text is read in ``spec.format``, and in ISO 8601 (what the project itself
+    writes, e.g. ``sample``); timestamps and Python datetimes (from Excel,
+    Parquet or the API) are taken as they are.
     """
     if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.infer_dtype(
         values, skipna=True
     ) in ("datetime", "datetime64", "date"):
-        parsed = pd.to_datetime(values, utc=True)
-    else:
-        parsed = pd.to_datetime(
-            values.astype("string"),
-            format=spec.format or "ISO8601",
-            errors="coerce",
-            utc=True,
+        return pd.to_datetime(values, utc=True).dt.tz_localize(None)
+    text = values.astype("string")
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+    if spec.format is not None:
+        unread = parsed.isna()
+        parsed[unread] = pd.to_datetime(
+            text[unread], format=spec.format, errors="coerce", utc=True
         )
     return parsed.dt.tz_localize(None)
 
@@ -81,7 +82,9 @@ def unreadable_dates(frame: pd.DataFrame, data: DataParams) -> list[str]:
         values = frame[name]
         bad = values.notna() & parse_dates(values, data.features[name]).isna()
         if bad.any():
-            form = data.features[name].format or "ISO 8601 (2024-12-31)"
+            form = "ISO 8601 (2024-12-31)"
+            if data.features[name].format:
+                form = f"{data.features[name].format} or {form}"
             examples = ", ".join(repr(plain(v)) for v in values[bad][:MAX_EXAMPLES])
             rows = ", ".join(str(int(i) + 1) for i in values.index[bad][:MAX_EXAMPLES])
             problems.append(
