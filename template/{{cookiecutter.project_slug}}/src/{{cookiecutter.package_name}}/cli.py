@@ -128,7 +128,7 @@ def monitor(
     current: Annotated[
         Optional[Path],
         typer.Argument(
-            help="New rows to check, a CSV or Parquet file "
+            help="New rows to check, a CSV, Excel (.xlsx) or Parquet file "
             "(default: monitor.current in params.yaml, as the pipeline's stage)."
         ),
     ] = None,
@@ -272,7 +272,9 @@ def info() -> None:
 
 @app.command()
 def predict(
-    source: Annotated[Path, typer.Argument(help="Raw rows: a CSV or Parquet file.")],
+    source: Annotated[
+        Path, typer.Argument(help="Raw rows: a CSV, Excel (.xlsx) or Parquet file.")
+    ],
     destination: Annotated[
         Path, typer.Argument(help="Where to write them with their predictions.")
     ],

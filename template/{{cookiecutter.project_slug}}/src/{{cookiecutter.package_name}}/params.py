@@ -6,7 +6,7 @@ changes a value there and re-runs only the stages that declare it. Its
 ``data`` section (source, task, target, classes) and ``columns.yaml`` beside
 it (each feature column's kind) are the one description of the data that the
 schema, the feature transform and training all read, as ``params.data``;
-``init-data`` writes both from a CSV file. ``columns.yaml`` is a plain
+``init-data`` writes both from a data file. ``columns.yaml`` is a plain
 dependency of the stages, not a DVC parameter file, so that ``dvc exp show``
 lists hyperparameters rather than one column per feature.
 
