@@ -71,10 +71,11 @@ def check_table(frame: pd.DataFrame, data: DataParams) -> list[Finding]:
         findings.append(
             Finding(
                 "duplicates",
-                f"{int(repeated.sum())} row(s) repeat an earlier row exactly, e.g. "
-                f"row(s) {row_numbers(frame.index[repeated])}: if they are one "
-                "record written twice, drop them, or copies can land in both the "
-                "train and the test split.",
+                f"{int(repeated.sum())} row(s) repeat an earlier row in every "
+                "feature and the target, e.g. row(s) "
+                f"{row_numbers(frame.index[repeated])}: if they are one record "
+                "written twice, drop them, or copies can land in both the train "
+                "and the test split.",
             )
         )
     if data.task == "classification":
@@ -91,10 +92,10 @@ def check_split(train: pd.DataFrame, test: pd.DataFrame) -> list[Finding]:
     return [
         Finding(
             "train-test-overlap",
-            f"{int(shared.sum())} of {len(test)} test row(s) are exact copies of "
-            f"training rows, e.g. row(s) {row_numbers(test.index[shared.to_numpy()])}"
-            " of the data: the test score rewards memory. Drop the repeated rows "
-            "from the file.",
+            f"{int(shared.sum())} of {len(test)} test row(s) equal a training row "
+            "in every feature and the target, e.g. row(s) "
+            f"{row_numbers(test.index[shared.to_numpy()])} of the data: the test "
+            "score rewards memory. Drop repeated records from the file.",
         )
     ]
 
