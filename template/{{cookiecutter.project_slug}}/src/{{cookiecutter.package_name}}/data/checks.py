@@ -37,6 +37,9 @@ absolute rank correlation or share of variance for regression) leaks."""
 ROWS_PER_GROUP = 10
 """Grouping by a feature is judged only when its values hold this many rows
 each on average: fewer, and any column would look predictive."""
+SAMPLE_ROWS = 100_000
+"""Leakage is judged on at most this many rows (a seeded sample): enough to
+see a near-perfect predictor, and seconds however large the table."""
 IMBALANCE_RATIO = 10.0
 """Largest to smallest class size above which the classes count as imbalanced."""
 MAX_EXAMPLES = 3
@@ -115,17 +118,23 @@ def report(findings: list[Finding], data: DataParams, where: str) -> None:
 def leaking_features(frame: pd.DataFrame, data: DataParams) -> list[Finding]:
     """Features that copy the target, recode it one to one, or alone predict
     it almost perfectly."""
+    if len(frame) > SAMPLE_ROWS:
+        frame = frame.sample(SAMPLE_ROWS, random_state=0)
     target = frame[data.target]
     labels = category_strings(target)
+    distinct = target.nunique()
+    # Classes as integer codes: scoring sorts them, and text sorts slowly.
+    codes = pd.Series(pd.factorize(labels)[0], index=frame.index)
     findings = []
     for name, spec in data.features.items():
         column = frame[name]
-        if category_strings(column).equals(labels):
+        same_count = column.nunique() == distinct
+        if same_count and category_strings(column).equals(labels):
             what = "is a copy of the target"
-        elif column.nunique() == target.nunique() and one_to_one(column, target):
+        elif same_count and one_to_one(column, target):
             what = "recodes the target one to one"
         else:
-            score = predictive_score(column, target, spec.kind, data.task)
+            score = predictive_score(column, target, codes, spec.kind, data.task)
             if score < ALMOST_PERFECT:
                 continue
             what = f"alone predicts the target almost perfectly (score {score:.3f})"
@@ -152,9 +161,10 @@ def one_to_one(column: pd.Series, target: pd.Series) -> bool:
 
 
 def predictive_score(
-    column: pd.Series, target: pd.Series, kind: str, task: str
+    column: pd.Series, target: pd.Series, codes: pd.Series, kind: str, task: str
 ) -> float:
-    """How well ``column`` alone predicts ``target``, from 0 to 1.
+    """How well ``column`` alone predicts ``target`` (``codes``: its classes
+    as integers), from 0 to 1.
 
     Classification: the balanced accuracy of the best few-leaf tree on the
     column (numeric), or of each value's most common class (categorical).
@@ -170,15 +180,14 @@ def predictive_score(
             pd.Series(labels.to_numpy(dtype=float)), method="spearman"
         )
         return 0.0 if np.isnan(correlation) else float(abs(correlation))
+    y = codes[present].to_numpy()
     if kind == "numeric":
-        n_classes = labels.nunique()
         tree = DecisionTreeClassifier(
-            max_leaf_nodes=2 * n_classes,
+            max_leaf_nodes=2 * int(y.max() + 1),
             min_samples_leaf=ROWS_PER_GROUP,
             random_state=0,
         )
         x = values.to_numpy(dtype=float).reshape(-1, 1)
-        y = category_strings(labels).to_numpy(dtype=object)
         return float(balanced_accuracy_score(y, tree.fit(x, y).predict(x)))
     groups = category_strings(values)
     if groups.nunique() * ROWS_PER_GROUP > len(groups):
@@ -190,12 +199,9 @@ def predictive_score(
         return (
             0.0 if total == 0 else float(1 - ((numbers - explained) ** 2).sum() / total)
         )
-    y = category_strings(labels)
-    majority = y.groupby(groups.to_numpy()).agg(lambda v: v.value_counts().index[0])
-    predicted = groups.map(majority)
-    return float(
-        balanced_accuracy_score(y.to_numpy(object), predicted.to_numpy(object))
-    )
+    codes = pd.Series(y, index=groups.index)
+    majority = codes.groupby(groups.to_numpy()).agg(lambda v: v.value_counts().index[0])
+    return float(balanced_accuracy_score(y, groups.map(majority).to_numpy(int)))
 
 
 def constant_columns(frame: pd.DataFrame, data: DataParams) -> list[Finding]:
