@@ -39,7 +39,7 @@ def frame_of(columns: list[str], n_rows: int, seed: int) -> pd.DataFrame:
     frame = pd.DataFrame(
         {name: rng.normal(size=n_rows).round(3) + 0.001 for name in columns[:-1]}
     )
-    frame[columns[-1]] = rng.choice(["rouge", "vert", "bleu, clair"], size=n_rows)
+    frame[columns[-1]] = rng.choice(["red", "green", "sky blue, light"], size=n_rows)
     return frame
 
 
