@@ -38,6 +38,8 @@ from .errors import ConfigError
 
 Task = Literal["classification", "regression"]
 TASKS: tuple[Task, ...] = ("classification", "regression")
+Checks = Literal["warn", "error"]
+CHECKS: tuple[Checks, ...] = ("warn", "error")
 Label = Union[StrictInt, StrictStr]
 """A class label as it appears in the data: an integer or a string."""
 COLUMNS_FILE = "columns.yaml"
@@ -115,7 +117,7 @@ class DataParams(BaseModel):
     byte-order mark, as Excel writes it."""
     decimal: Literal[".", ","] = "."
     """A CSV source's decimal mark: ``,`` for numbers written like ``5,1``."""
-    checks: Literal["warn", "error"] = "warn"
+    checks: Checks = "warn"
     """What a data-quality or leakage finding does (see ``data.checks``)."""
     features: dict[str, FeatureSpec] = Field(min_length=1)
 

@@ -33,7 +33,9 @@ import yaml
 from ..config import Settings
 from ..errors import ConfigError, DataValidationError
 from ..params import (
+    CHECKS,
     TASKS,
+    Checks,
     DataParams,
     FeatureSpec,
     Params,
@@ -199,7 +201,7 @@ def infer_data(
     target: str,
     task: Task | None,
     splits: tuple[float, float],
-    checks: str = "warn",
+    checks: Checks = "warn",
 ) -> tuple[DataParams, list[ColumnReport]]:
     """The ``data`` section that describes ``frame``; raises on unusable data.
 
@@ -466,6 +468,10 @@ def init_data(
         text_format = read_format(settings, source, delimiter, encoding)
     frame = get_source(source, target, settings.project_root, text_format).load()
     checks = (raw.get("data") or {}).get("checks", "warn")
+    if checks not in CHECKS:
+        raise ConfigError(
+            f"data.checks in {params_path} must be warn or error, not {checks!r}."
+        )
     data, report = infer_data(frame, source, target, task, splits, checks)
     findings = check_table(frame, data)
     if data.checks == "error":
