@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -31,6 +32,7 @@ from pydantic import (
     StrictStr,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -67,34 +69,54 @@ for _cls in (Yaml12Loader, Yaml12Dumper):
     )
 
 
+def naive_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC without a zone, as the pipeline holds dates."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 class FeatureSpec(BaseModel):
-    """One feature column: its kind, whether it may be missing, its bounds, for
-    a categorical column optionally the only values it may take, and for a
-    date column how its dates are written."""
+    """One feature column: its kind, whether it may be missing, its bounds
+    (numbers, or dates for a date column), for a categorical column optionally
+    the only values it may take, and for a date column how its dates are
+    written."""
 
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["numeric", "categorical", "datetime"] = "numeric"
     nullable: bool = False
-    min: float | None = None
-    max: float | None = None
+    min: float | datetime | None = None
+    max: float | datetime | None = None
     categories: list[StrictStr] | None = Field(default=None, min_length=1)
     format: str | None = None
     """How a date column's text is written, as a strptime format such as
     ``%d/%m/%Y``; none for ISO 8601 (``2024-12-31``, ``2024-12-31T23:59``)."""
 
+    @field_validator("min", "max")
+    @classmethod
+    def _dates_in_utc(cls, bound: float | datetime | None) -> float | datetime | None:
+        return naive_utc(bound) if isinstance(bound, datetime) else bound
+
     @model_validator(mode="after")
     def _bounds_fit_the_kind(self) -> FeatureSpec:
-        has_bounds = self.min is not None or self.max is not None
-        if self.kind != "numeric" and has_bounds:
-            raise ValueError("min and max apply to numeric columns only")
+        bounds = [bound for bound in (self.min, self.max) if bound is not None]
+        dated = [isinstance(bound, datetime) for bound in bounds]
+        if self.kind == "categorical" and bounds:
+            raise ValueError("min and max apply to numeric and datetime columns only")
+        if self.kind == "numeric" and any(dated):
+            raise ValueError("a numeric column's min and max are numbers")
+        if self.kind == "datetime" and not all(dated):
+            raise ValueError(
+                "a datetime column's min and max are dates, e.g. 2020-01-31"
+            )
         if self.kind != "categorical" and self.categories is not None:
             raise ValueError("categories apply to categorical columns only")
         if self.kind != "datetime" and self.format is not None:
             raise ValueError("format applies to datetime columns only")
         if self.categories and len(set(self.categories)) != len(self.categories):
             raise ValueError("categories must not repeat")
-        if self.min is not None and self.max is not None and self.min > self.max:
+        if len(bounds) == 2 and bounds[0] > bounds[1]:  # type: ignore[operator]
             raise ValueError(f"min {self.min} is above max {self.max}")
         return self
 

@@ -9,6 +9,7 @@ import pytest
 from conftest import frame_params, make_frame, passengers
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }}.data.schema import validate_frame
 from {{ cookiecutter.package_name }}.errors import DataValidationError
@@ -229,3 +230,33 @@ def test_text_that_is_no_date_is_refused_naming_the_form() -> None:
     message = refusal(frame, DATED)
     assert "'day' has 2 value(s) that are not dates written as %d/%m/%Y" in message
     assert "'12/31/2024', 'soon' at row(s) 2, 3" in message
+
+
+BOUNDED = DataParams(
+    target="target",
+    classes=[0, 1],
+    features={"day": FeatureSpec(kind="datetime", min="2024-01-01", max="2024-12-31")},
+)
+
+
+def test_dates_outside_their_bounds_are_refused() -> None:
+    frame = pd.DataFrame(
+        {"day": ["2023-12-31", "2024-06-01", "2025-01-01"], "target": [0, 1, 0]}
+    )
+    message = refusal(frame, BOUNDED)
+    assert "'day' has 1 value(s) below the minimum 2024-01-01" in message
+    assert "'day' has 1 value(s) above the maximum 2024-12-31" in message
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ({"kind": "numeric", "min": "2020-01-01"}, "min and max are numbers"),
+        ({"kind": "datetime", "max": 5}, "min and max are dates"),
+        ({"kind": "categorical", "min": 1}, "numeric and datetime columns only"),
+        ({"kind": "datetime", "min": "2021-01-01", "max": "2020-01-01"}, "is above"),
+    ],
+)
+def test_bounds_must_fit_the_kind(spec: dict[str, object], words: str) -> None:
+    with pytest.raises(ValidationError, match=words):
+        FeatureSpec.model_validate(spec)

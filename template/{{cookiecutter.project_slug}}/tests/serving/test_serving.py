@@ -34,6 +34,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from mlflow.tracking import MlflowClient
+from pydantic import ValidationError
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from typer.testing import CliRunner
@@ -51,11 +52,13 @@ from {{ cookiecutter.package_name }}.modeling.evaluators import build_evaluator
 from {{ cookiecutter.package_name }}.modeling.model import load_model
 from {{ cookiecutter.package_name }}.modeling.train import train
 from {{ cookiecutter.package_name }}.params import (
+    DataParams,
+    FeatureSpec,
     Params,
     columns_path,
     load_params,
 )
-from {{ cookiecutter.package_name }}.serving.api import create_app
+from {{ cookiecutter.package_name }}.serving.api import create_app, request_model
 from {{ cookiecutter.package_name }}.tracking.registry import register
 from {{ cookiecutter.package_name }}.tracking.signature import HASH_TAG
 from {{ cookiecutter.package_name }}.tracking.store import using
@@ -484,3 +487,17 @@ def test_no_request_the_schema_allows_or_forbids_gets_a_5xx(trained: Trained) ->
                     case.call_and_validate(checks=[not_a_server_error])
 
                 check()
+
+
+DATED = DataParams(
+    target="y",
+    classes=[0, 1],
+    features={"day": FeatureSpec(kind="datetime", min="2024-01-01", max="2024-12-31")},
+)
+
+
+def test_a_request_date_outside_the_bounds_is_refused() -> None:
+    model = request_model(DATED, max_rows=5)
+    assert model.model_validate({"rows": [{"day": "2024-03-01T10:00:00+02:00"}]})
+    with pytest.raises(ValidationError, match="must be on or after 2024-01-01"):
+        model.model_validate({"rows": [{"day": "2023-12-31"}]})

@@ -114,7 +114,14 @@ def normalise(frame: pd.DataFrame, data: DataParams) -> pd.DataFrame:
 
 def _feature_column(spec: FeatureSpec) -> pa.Column:
     if spec.kind == "datetime":
-        return pa.Column("datetime64[ns]", nullable=spec.nullable, coerce=True)
+        bounds = []
+        if spec.min is not None:
+            bounds.append(pa.Check.ge(pd.Timestamp(spec.min)))
+        if spec.max is not None:
+            bounds.append(pa.Check.le(pd.Timestamp(spec.max)))
+        return pa.Column(
+            "datetime64[ns]", checks=bounds, nullable=spec.nullable, coerce=True
+        )
     if spec.kind == "categorical":
         allowed = [pa.Check.isin(spec.categories)] if spec.categories else []
         return pa.Column("string", checks=allowed, nullable=spec.nullable)

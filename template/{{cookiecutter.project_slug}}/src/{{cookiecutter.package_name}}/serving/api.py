@@ -22,13 +22,21 @@ import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictStr,
+    create_model,
+)
 
 from .. import __version__
 from ..config import Settings
 from ..errors import PipelineError
 from ..modeling.predictor import Predictor
-from ..params import DataParams, FeatureSpec, Params, load_params
+from ..params import DataParams, FeatureSpec, Params, load_params, naive_utc
 from ..tracking.signature import data_signature, signature_hash
 from .loading import is_registry_uri, load_predictor, load_registered
 
@@ -49,12 +57,27 @@ def feature_type(spec: FeatureSpec) -> Any:
     elif spec.kind == "categorical":
         kind = StrictStr
     elif spec.kind == "datetime":
-        kind = datetime  # ISO 8601 text, e.g. 2024-12-31 or 2024-12-31T23:59:00
+        # ISO 8601 text, e.g. 2024-12-31 or 2024-12-31T23:59:00+01:00
+        kind = Annotated[datetime, AfterValidator(within_dates(spec))]
     else:
         kind = Annotated[
             StrictFloat, Field(allow_inf_nan=False, ge=spec.min, le=spec.max)
         ]
     return Optional[kind] if spec.nullable else kind
+
+
+def within_dates(spec: FeatureSpec) -> Callable[[datetime], datetime]:
+    """A check that a date, taken to UTC, lies within the column's bounds."""
+
+    def check(moment: datetime) -> datetime:
+        moment = naive_utc(moment)
+        if isinstance(spec.min, datetime) and moment < spec.min:
+            raise ValueError(f"must be on or after {spec.min.isoformat()}")
+        if isinstance(spec.max, datetime) and moment > spec.max:
+            raise ValueError(f"must be on or before {spec.max.isoformat()}")
+        return moment
+
+    return check
 
 
 def request_model(data: DataParams, max_rows: int) -> type[BaseModel]:
