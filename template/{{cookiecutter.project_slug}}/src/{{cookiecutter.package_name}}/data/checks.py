@@ -199,8 +199,10 @@ def predictive_score(
         return (
             0.0 if total == 0 else float(1 - ((numbers - explained) ** 2).sum() / total)
         )
-    codes = pd.Series(y, index=groups.index)
-    majority = codes.groupby(groups.to_numpy()).agg(lambda v: v.value_counts().index[0])
+    classes = pd.Series(y, index=groups.index)
+    majority = classes.groupby(groups.to_numpy()).agg(
+        lambda v: v.value_counts().index[0]
+    )
     return float(balanced_accuracy_score(y, groups.map(majority).to_numpy(int)))
 
 

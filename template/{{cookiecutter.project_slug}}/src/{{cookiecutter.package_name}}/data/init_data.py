@@ -387,11 +387,16 @@ def source_name(path: str, project_root: Path) -> str:
         return absolute.as_posix()
 
 
+def in_project(settings: Settings, source: str) -> Path:
+    """The file ``source`` names: as it is if absolute, else in the project."""
+    path = Path(source)
+    return path if path.is_absolute() else settings.project_root / path
+
+
 def placement(settings: Settings, source: str) -> Path:
     """Where the adopted file lives: where it is when inside ``data/external``,
     else a file of the same name there, which must not hold other data."""
-    path = Path(source)
-    path = (path if path.is_absolute() else settings.project_root / path).resolve()
+    path = in_project(settings, source).resolve()
     external = settings.external_dir.resolve()
     if external in path.parents:
         return path
@@ -523,8 +528,7 @@ def read_format(
 ) -> TextFormat | None:
     """How the text file ``source`` is written: detected, except what is
     given; None when there is no such file."""
-    path = Path(source)
-    path = path if path.is_absolute() else settings.project_root / path
+    path = in_project(settings, source)
     if not path.is_file():
         return None
     if delimiter is not None:
@@ -552,8 +556,7 @@ def place_and_track(
     DVC in a DVC repository; a failure leaves no copy behind."""
     if destination is None:
         return None, None
-    origin = Path(source)
-    origin = origin if origin.is_absolute() else settings.project_root / origin
+    origin = in_project(settings, source)
     copied = origin.resolve() != destination and not destination.exists()
     if copied:
         with atomic.replacing(destination) as tmp:
