@@ -45,7 +45,7 @@ IMBALANCE_RATIO = 10.0
 MAX_EXAMPLES = 3
 {%- if cookiecutter.ml_framework == "sklearn" %}
 CLASS_WEIGHT_HINT = (
-    "set train.logistic_regression.class_weight to balanced in params.yaml, and "
+    "set class_weight: balanced in the model's train section of params.yaml, and "
     "judge the model by balanced_accuracy"
 )
 {%- else %}
