@@ -124,6 +124,61 @@ def evaluate() -> None:
 
 
 @app.command()
+def tune(
+    model: Annotated[
+        Optional[str],
+        typer.Option(help="The model to tune (default: train.model's)."),
+    ] = None,
+    n_trials: Annotated[
+        Optional[int],
+        typer.Option(min=1, help="Trials in all (default: tune.n_trials)."),
+    ] = None,
+    timeout: Annotated[
+        Optional[float],
+        typer.Option(min=0.001, help="Seconds at most (default: tune.timeout)."),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Processes sharing the study here."),
+    ] = 1,
+    join: Annotated[
+        bool,
+        typer.Option(
+            "--join",
+            help="Add trials to the study others run (same storage), without "
+            "emptying it or writing the outcome.",
+        ),
+    ] = False,
+    worker: Annotated[
+        int,
+        typer.Option(
+            min=0, help="This worker's number, distinct per joining process: its "
+            "sampler's seed is seed + worker."
+        ),
+    ] = 0,
+    apply: Annotated[
+        bool,
+        typer.Option("--apply", help="Write the best values into params.yaml."),
+    ] = False,
+) -> None:
+    """Search hyperparameters with Optuna (tune.space): reports/tune."""
+    from .experiments.tune import tune as command
+
+    run_stage(
+        partial(
+            command,
+            model=model,
+            n_trials=n_trials,
+            timeout=timeout,
+            workers=workers,
+            join=join,
+            worker=worker,
+            apply=apply,
+        )
+    )
+
+
+@app.command()
 def monitor(
     current: Annotated[
         Optional[Path],

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
             ENV_PREFIX + "EXPERIMENT", "MLFLOW_EXPERIMENT_NAME"
         ),
     )
+    # Where `tune` keeps its study: empty for a journal file in reports/tune,
+    # or an Optuna storage URL (a database) that workers on several machines share.
+    tune_storage: str | None = None
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
@@ -181,6 +184,11 @@ class Settings(BaseSettings):
     def plots_dir(self) -> Path:
         """Plot data (CSV) for ``dvc plots``, written by evaluation."""
         return self.reports_dir / "plots"
+
+    @property
+    def tune_dir(self) -> Path:
+        """The outcome of ``tune``: best parameters, trials, the study journal."""
+        return self.reports_dir / "tune"
 
     @property
     def drift_dir(self) -> Path:

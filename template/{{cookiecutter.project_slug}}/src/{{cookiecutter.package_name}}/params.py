@@ -229,6 +229,55 @@ class TrainParams(BaseModel):
         return list(self.model_extra or {})
 
 
+class SearchRange(BaseModel):
+    """One hyperparameter's search range in ``tune.space.<model>``: ``low`` to
+    ``high`` (integers when both are; ``log`` for a log scale, ``step`` for a
+    grid), or a list of ``choices``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    low: int | float | None = None
+    high: int | float | None = None
+    log: bool = False
+    step: int | float | None = None
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _range_or_choices(self) -> SearchRange:
+        if self.choices is not None:
+            if self.low is not None or self.high is not None or not self.choices:
+                raise ValueError("give either non-empty choices or low and high")
+            return self
+        if self.low is None or self.high is None or self.low >= self.high:
+            raise ValueError("give low < high, or choices")
+        if self.log and self.low <= 0:
+            raise ValueError("a log scale needs low > 0")
+        return self
+
+    @property
+    def integer(self) -> bool:
+        """Both ends are integers: the values searched are too."""
+        return isinstance(self.low, int) and isinstance(self.high, int)
+
+
+class TuneParams(BaseModel):
+    """How ``tune`` searches: its budget, the metric and each model's space."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_trials: int | None = Field(default=30, ge=1)
+    timeout: float | None = Field(default=None, gt=0.0)
+    folds: int = Field(default=5, ge=2)
+    metric: str = "auto"
+    space: dict[str, dict[str, SearchRange]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _has_a_budget(self) -> TuneParams:
+        if self.n_trials is None and self.timeout is None:
+            raise ValueError("set n_trials, timeout or both: a search needs an end")
+        return self
+
+
 class EvaluateParams(BaseModel):
     """How predictions are scored."""
 
@@ -286,6 +335,7 @@ class Params(BaseModel):
     train: TrainParams = Field(default_factory=TrainParams)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
+    tune: TuneParams = Field(default_factory=TuneParams)
     # `register` would shadow pydantic's (ABCMeta's) BaseModel.register.
     registration: RegisterParams = Field(
         default_factory=RegisterParams, alias="register"

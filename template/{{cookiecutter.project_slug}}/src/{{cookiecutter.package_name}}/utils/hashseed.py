@@ -26,7 +26,10 @@ HASH_SEED = "0"
 # Commands whose outputs must not depend on how the process was launched: the
 # stages of dvc.yaml. A new command that needs the same guarantee adds its name.
 SEEDED_COMMANDS = frozenset(
-    {"ingest", "prepare", "features", "train", "evaluate", "monitor", "register"}
+    {
+        "ingest", "prepare", "features", "train", "evaluate", "monitor", "register",
+        "tune",
+    }
 )
 
 
