@@ -197,6 +197,24 @@ def run(
     return result
 
 
+def dvc(root: Path, *args: str) -> str:
+    return run([sys.executable, "-m", "dvc", *args], root).stdout
+
+
+def git(root: Path, *args: str) -> str:
+    return run(["git", *args], root).stdout
+
+
+def git_repository(root: Path) -> None:
+    """Make ``root`` a git + DVC repository with one commit."""
+    git(root, "init", "-q")
+    git(root, "config", "user.name", "Pipeline Test")
+    git(root, "config", "user.email", "pipeline-test@example.com")
+    dvc(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Project")
+
+
 def adopt(root: Path, name: str) -> dict[str, Any]:
     """Write the data set ``name`` to data/external and run ``init-data`` on it;
     ``params.yaml`` as written, with ``data.features`` from ``columns.yaml``."""

@@ -37,6 +37,9 @@ from conftest import (
     PROJECT_ROOT,
     adopt,
     copy_project,
+    dvc,
+    git,
+    git_repository,
     run,
     update_params,
 )
@@ -49,14 +52,6 @@ EXP_SHOW_COLUMNS = 85
 """Most columns of `dvc exp show --csv` (docs/pipeline.md): DVC's 5, the
 metrics (about 20), the parameters (about 30) and one hash per dependency."""
 DOWNSTREAM = ("train", "evaluate", "register", "monitor")
-
-
-def dvc(root: Path, *args: str) -> str:
-    return run([sys.executable, "-m", "dvc", *args], root).stdout
-
-
-def git(root: Path, *args: str) -> str:
-    return run(["git", *args], root).stdout
 
 
 def read_lock(root: Path) -> dict[str, Any]:
@@ -91,16 +86,6 @@ def modified_times(root: Path) -> dict[str, int]:
             )
             times[name] = max(p.stat().st_mtime_ns for p in files)
     return times
-
-
-def git_repository(root: Path) -> None:
-    """Make ``root`` a git + DVC repository with one commit."""
-    git(root, "init", "-q")
-    git(root, "config", "user.name", "Pipeline Test")
-    git(root, "config", "user.email", "pipeline-test@example.com")
-    dvc(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "Project")
 
 
 PACKAGE = "{{ cookiecutter.package_name }}"

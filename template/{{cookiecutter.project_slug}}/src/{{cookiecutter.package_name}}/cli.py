@@ -179,6 +179,33 @@ def tune(
 
 
 @app.command()
+def report(
+    base: Annotated[
+        str, typer.Option(help="The git ref to compare the workspace with.")
+    ] = "HEAD",
+    out: Annotated[
+        Optional[Path],
+        typer.Option(help="Write the Markdown here (default: print it)."),
+    ] = None,
+) -> None:
+    """Compare params, metrics (with baselines), drift and figures with a git
+    ref, as Markdown for a pull request."""
+    from .experiments.report import report as command
+    from .utils import atomic
+
+    try:
+        settings = Settings()
+        text = command(settings, load_params(settings.params_file), base)
+    except PipelineError as exc:
+        raise fail(exc) from None
+    if out is None:
+        typer.echo(text)
+    else:
+        atomic.write_text(out, text)
+        typer.echo(f"Wrote the report to {out}.")
+
+
+@app.command()
 def monitor(
     current: Annotated[
         Optional[Path],

@@ -1,0 +1,145 @@
+"""Finding a better model, end to end in a throw-away git repository: the
+baseline in the evaluation, ``tune`` (repeatable alone, shared by parallel
+workers, nested in MLflow, applied to params.yaml and trained by ``dvc
+repro``) and ``report`` (a metric's change between two commits).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import copy_project, dvc, git, git_repository, run, update_params
+from mlflow.tracking import MlflowClient
+
+from {{ cookiecutter.package_name }}.params import Yaml12Loader
+
+pytestmark = pytest.mark.slow
+
+PACKAGE = "{{ cookiecutter.package_name }}"
+TUNED = "{{ 'mlp' if cookiecutter.ml_framework == 'pytorch' else 'hist_gradient_boosting' }}"
+
+
+def tune(root: Path, *args: str) -> str:
+    return run([sys.executable, "-m", PACKAGE, "tune", *args], root).stderr
+
+
+def outcome(root: Path) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    folder = root / "reports" / "tune"
+    best = json.loads((folder / "best_params.json").read_text())
+    trials = list(csv.DictReader(io.StringIO((folder / "trials.csv").read_text())))
+    return best, trials
+
+
+def params_of(root: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load(
+        (root / "params.yaml").read_text(), Loader=Yaml12Loader
+    )
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git+DVC copy of the project after one committed ``dvc repro``, with a
+    small search budget (two folds)."""
+    root = copy_project(tmp_path_factory.mktemp("experiments") / "project")
+    update_params(root, "tune", "folds", 2)
+    git_repository(root)
+    dvc(root, "repro")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Run the pipeline")
+    return root
+
+
+def test_every_evaluation_scores_a_baseline(repo: Path) -> None:
+    metrics = json.loads((repo / "reports" / "metrics.json").read_text())
+    assert metrics["baseline_balanced_accuracy"] == 0.5
+    # breast_cancer: the majority class holds about 63% of the rows.
+    assert 0.55 < metrics["baseline_accuracy"] < 0.7
+    assert metrics["accuracy"] > metrics["baseline_accuracy"] + 0.2
+    assert metrics["log_loss"] < metrics["baseline_log_loss"]
+
+
+def test_tune_alone_repeats_its_trials_bit_for_bit(repo: Path) -> None:
+    tune(repo, "--n-trials", "4")
+    first = outcome(repo)
+    log = tune(repo, "--n-trials", "4")
+    second = outcome(repo)
+
+    assert first == second
+    best, trials = first
+    assert best["model"] == TUNED
+    assert [row["number"] for row in trials] == ["0", "1", "2", "3"]
+    assert len({tuple(row.items()) for row in trials}) == 4
+    assert len(re.findall(r"trial \d of 4", log)) == 4
+
+
+def test_parallel_workers_share_one_study(repo: Path) -> None:
+    tune(repo, "--n-trials", "6", "--workers", "2")
+
+    best, trials = outcome(repo)
+    assert best["n_trials"] == 6
+    assert sorted(int(row["number"]) for row in trials) == list(range(6))
+    tried = {
+        tuple(value for key, value in row.items() if key.startswith("params_"))
+        for row in trials
+    }
+    assert len(tried) == 6, "two workers drew the same values"
+    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("{{ cookiecutter.project_slug }}")
+    assert experiment is not None
+    parents = client.search_runs(
+        [experiment.experiment_id],
+        filter_string="tags.`tune.study` != ''",
+        order_by=["attributes.start_time DESC"],
+    )
+    children = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parents[0].info.run_id}'",
+    )
+    assert len(children) == 6
+    marked = [run for run in children if run.data.tags.get("best") == "true"]
+    assert [run.data.tags["tune.trial"] for run in marked] == [str(best["best_trial"])]
+
+
+def test_applied_parameters_are_trained_and_reported(repo: Path) -> None:
+    tune(repo, "--n-trials", "3", "--apply")
+    best, _ = outcome(repo)
+    section = params_of(repo)["train"][TUNED]
+    assert {key: section[key] for key in best["params"]} == best["params"]
+
+    dvc(repo, "repro")
+
+    trained = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["train"]
+    locked = trained["params"]["params.yaml"]["train"][TUNED]
+    assert {key: locked[key] for key in best["params"]} == best["params"]
+    text = run(
+        [sys.executable, "-m", PACKAGE, "report", "--base", "HEAD"], repo
+    ).stdout
+    changed = table_rows(text, "Parameters")
+    assert {f"`train.{TUNED}.{key}`" for key in best["params"]} <= set(changed)
+    metrics = table_rows(text, "Test metrics")
+    base, workspace, delta = (float(cell) for cell in metrics["log_loss"][:3])
+    assert delta == pytest.approx(workspace - base, abs=2e-4)
+    assert base != workspace
+    assert float(metrics["accuracy"][3]) == pytest.approx(
+        json.loads((repo / "reports" / "metrics.json").read_text())[
+            "baseline_accuracy"
+        ],
+        abs=1e-4,
+    )
+
+
+def table_rows(markdown: str, heading: str) -> dict[str, list[str]]:
+    """The rows of the table under ``### heading``, by first cell."""
+    section = markdown.split(f"### {heading}\n", 1)[1].split("\n### ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")][1:]
+    cells = [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows]
+    return {row[0]: row[1:] for row in cells}
