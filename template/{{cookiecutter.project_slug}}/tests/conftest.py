@@ -215,6 +215,53 @@ def git_repository(root: Path) -> None:
     git(root, "commit", "-q", "-m", "Project")
 
 
+PACKAGE = "{{ cookiecutter.package_name }}"
+# Python runs a `sitecustomize` module it finds on its path at start-up: this
+# one records, when the process ends, the package modules the process loaded.
+RECORDER = """
+import atexit, json, os, sys
+
+def _record_imports():
+    package = os.environ["RECORD_IMPORTS_PACKAGE"]
+    loaded = {
+        module.__file__
+        for name, module in list(sys.modules.items())
+        if name.split(".")[0] == package and getattr(module, "__file__", None)
+    }
+    folder = os.environ["RECORD_IMPORTS_DIR"]
+    with open(os.path.join(folder, f"{os.getpid()}.json"), "w") as handle:
+        json.dump({"argv": sys.argv, "files": sorted(loaded)}, handle)
+
+atexit.register(_record_imports)
+"""
+
+
+@pytest.fixture(scope="session")
+def imports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the first ``dvc repro`` records the modules each stage imported."""
+    return tmp_path_factory.mktemp("imports")
+
+
+@pytest.fixture(scope="session")
+def repo(tmp_path_factory: pytest.TempPathFactory, imports: Path) -> Path:
+    """A git+DVC copy of the project after one committed ``dvc repro``, shared
+    by the pipeline tests (each leaves it as it found it)."""
+    root = copy_project(tmp_path_factory.mktemp("pipeline") / "project")
+    git_repository(root)
+    recorder = tmp_path_factory.mktemp("recorder")
+    (recorder / "sitecustomize.py").write_text(RECORDER)
+    run(
+        [sys.executable, "-m", "dvc", "repro"],
+        root,
+        PYTHONPATH=str(recorder),
+        RECORD_IMPORTS_DIR=str(imports),
+        RECORD_IMPORTS_PACKAGE=PACKAGE,
+    )
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Run the pipeline")
+    return root
+
+
 def adopt(root: Path, name: str) -> dict[str, Any]:
     """Write the data set ``name`` to data/external and run ``init-data`` on it;
     ``params.yaml`` as written, with ``data.features`` from ``columns.yaml``."""

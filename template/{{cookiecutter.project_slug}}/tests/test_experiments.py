@@ -10,25 +10,26 @@ import csv
 import io
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import copy_project, dvc, git, git_repository, run, update_params
+from conftest import PACKAGE, dvc, git, run, update_params
 from mlflow.tracking import MlflowClient
 
 from {{ cookiecutter.package_name }}.params import Yaml12Loader
 
 pytestmark = pytest.mark.slow
 
-PACKAGE = "{{ cookiecutter.package_name }}"
 TUNED = "{{ 'mlp' if cookiecutter.ml_framework == 'pytorch' else 'hist_gradient_boosting' }}"
 
 
 def tune(root: Path, *args: str) -> str:
-    return run([sys.executable, "-m", PACKAGE, "tune", *args], root).stderr
+    done = run([sys.executable, "-m", PACKAGE, "tune", *args], root)
+    return done.stdout + done.stderr
 
 
 def outcome(root: Path) -> tuple[dict[str, Any], list[dict[str, str]]]:
@@ -46,20 +47,21 @@ def params_of(root: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git+DVC copy of the project after one committed ``dvc repro``, with a
-    small search budget (two folds)."""
-    root = copy_project(tmp_path_factory.mktemp("experiments") / "project")
+def tuning(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Path:
+    """A copy of the pipeline's committed repository with its own tracking
+    store and a small search budget (two folds, committed)."""
+    root = tmp_path_factory.mktemp("experiments") / "project"
+    shutil.copytree(repo, root, symlinks=True)
+    for store in ("mlflow.db", "mlartifacts"):
+        shutil.rmtree(root / store, ignore_errors=True)
+        (root / store).unlink(missing_ok=True)
     update_params(root, "tune", "folds", 2)
-    git_repository(root)
-    dvc(root, "repro")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "Run the pipeline")
+    git(root, "commit", "-q", "-am", "Search with two folds")
     return root
 
 
-def test_every_evaluation_scores_a_baseline(repo: Path) -> None:
-    metrics = json.loads((repo / "reports" / "metrics.json").read_text())
+def test_every_evaluation_scores_a_baseline(tuning: Path) -> None:
+    metrics = json.loads((tuning / "reports" / "metrics.json").read_text())
     assert metrics["baseline_balanced_accuracy"] == 0.5
     # breast_cancer: the majority class holds about 63% of the rows.
     assert 0.55 < metrics["baseline_accuracy"] < 0.7
@@ -67,11 +69,11 @@ def test_every_evaluation_scores_a_baseline(repo: Path) -> None:
     assert metrics["log_loss"] < metrics["baseline_log_loss"]
 
 
-def test_tune_alone_repeats_its_trials_bit_for_bit(repo: Path) -> None:
-    tune(repo, "--n-trials", "4")
-    first = outcome(repo)
-    log = tune(repo, "--n-trials", "4")
-    second = outcome(repo)
+def test_tune_alone_repeats_its_trials_bit_for_bit(tuning: Path) -> None:
+    tune(tuning, "--n-trials", "4")
+    first = outcome(tuning)
+    log = tune(tuning, "--n-trials", "4")
+    second = outcome(tuning)
 
     assert first == second
     best, trials = first
@@ -81,10 +83,10 @@ def test_tune_alone_repeats_its_trials_bit_for_bit(repo: Path) -> None:
     assert len(re.findall(r"trial \d of 4", log)) == 4
 
 
-def test_parallel_workers_share_one_study(repo: Path) -> None:
-    tune(repo, "--n-trials", "6", "--workers", "2")
+def test_parallel_workers_share_one_study(tuning: Path) -> None:
+    tune(tuning, "--n-trials", "6", "--workers", "2")
 
-    best, trials = outcome(repo)
+    best, trials = outcome(tuning)
     assert best["n_trials"] == 6
     assert sorted(int(row["number"]) for row in trials) == list(range(6))
     tried = {
@@ -92,7 +94,7 @@ def test_parallel_workers_share_one_study(repo: Path) -> None:
         for row in trials
     }
     assert len(tried) == 6, "two workers drew the same values"
-    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    client = MlflowClient(f"sqlite:///{tuning / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("{{ cookiecutter.project_slug }}")
     assert experiment is not None
     parents = client.search_runs(
@@ -109,28 +111,33 @@ def test_parallel_workers_share_one_study(repo: Path) -> None:
     assert [run.data.tags["tune.trial"] for run in marked] == [str(best["best_trial"])]
 
 
-def test_applied_parameters_are_trained_and_reported(repo: Path) -> None:
-    tune(repo, "--n-trials", "3", "--apply")
-    best, _ = outcome(repo)
-    section = params_of(repo)["train"][TUNED]
+def test_applied_parameters_are_trained_and_reported(tuning: Path) -> None:
+    before = params_of(tuning)["train"][TUNED]
+    tune(tuning, "--n-trials", "3", "--apply")
+    best, _ = outcome(tuning)
+    section = params_of(tuning)["train"][TUNED]
     assert {key: section[key] for key in best["params"]} == best["params"]
 
-    dvc(repo, "repro")
+    dvc(tuning, "repro")
 
-    trained = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["train"]
+    trained = yaml.safe_load((tuning / "dvc.lock").read_text())["stages"]["train"]
     locked = trained["params"]["params.yaml"]["train"][TUNED]
     assert {key: locked[key] for key in best["params"]} == best["params"]
     text = run(
-        [sys.executable, "-m", PACKAGE, "report", "--base", "HEAD"], repo
+        [sys.executable, "-m", PACKAGE, "report", "--base", "HEAD"], tuning
     ).stdout
     changed = table_rows(text, "Parameters")
-    assert {f"`train.{TUNED}.{key}`" for key in best["params"]} <= set(changed)
+    assert set(changed) == {
+        f"`train.{TUNED}.{key}`"
+        for key, value in best["params"].items()
+        if value != before[key]
+    }
     metrics = table_rows(text, "Test metrics")
     base, workspace, delta = (float(cell) for cell in metrics["log_loss"][:3])
     assert delta == pytest.approx(workspace - base, abs=2e-4)
     assert base != workspace
     assert float(metrics["accuracy"][3]) == pytest.approx(
-        json.loads((repo / "reports" / "metrics.json").read_text())[
+        json.loads((tuning / "reports" / "metrics.json").read_text())[
             "baseline_accuracy"
         ],
         abs=1e-4,
@@ -140,6 +147,6 @@ def test_applied_parameters_are_trained_and_reported(repo: Path) -> None:
 def table_rows(markdown: str, heading: str) -> dict[str, list[str]]:
     """The rows of the table under ``### heading``, by first cell."""
     section = markdown.split(f"### {heading}\n", 1)[1].split("\n### ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| ")][1:]
+    rows = [line for line in section.splitlines() if line.startswith("| ")][2:]
     cells = [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows]
     return {row[0]: row[1:] for row in cells}

@@ -20,6 +20,7 @@ from ..tracking.store import Tracker, kept_random_state, shown_uri
 logger = logging.getLogger(__name__)
 
 PARENT_ATTR = "mlflow_run_id"
+METRIC_ATTR = "metric"
 PARENT_TAG = "mlflow.parentRunId"
 
 
@@ -65,9 +66,9 @@ class StudyRuns:
             )
             metrics = []
             if trial.value is not None:
-                metrics.append(Metric(study.metric_names[0], trial.value, 0, 0))
+                metrics.append(Metric(study.user_attrs[METRIC_ATTR], trial.value, 0, 0))
             metrics += [
-                Metric(f"intermediate_{study.metric_names[0]}", value, 0, step)
+                Metric(f"intermediate_{study.user_attrs[METRIC_ATTR]}", value, 0, step)
                 for step, value in sorted(trial.intermediate_values.items())
             ]
             client.log_batch(
@@ -82,7 +83,7 @@ class StudyRuns:
         """Tag the best trial's run and give the parent the best outcome."""
         client = self.tracker.client
         best = study.best_trial
-        metric = study.metric_names[0]
+        metric = study.user_attrs[METRIC_ATTR]
         with kept_random_state():
             for run in client.search_runs(
                 [self.tracker.experiment_id],

@@ -51,7 +51,7 @@ from ..tracking.registry import ERROR_METRICS
 from ..utils import atomic
 from ..utils.arrays import Matrix
 from ..utils.seeding import seed_everything
-from .study_runs import StudyRuns
+from .study_runs import METRIC_ATTR, StudyRuns
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def progress(total: int | None) -> Callable[[optuna.Study, Any], None]:
                          f"{key}={value}" for key, value in trial.params.items())  # fmt: skip
         of = f" of {total}" if total else ""
         if trial.state == optuna.trial.TrialState.COMPLETE:
-            outcome = f"{study.metric_names[0]}={trial.value:.6g}"
+            outcome = f"{study.user_attrs[METRIC_ATTR]}={trial.value:.6g}"
         else:
             outcome = trial.state.name.lower()
         best = ""
@@ -265,7 +265,7 @@ def open_study(
         sampler=optuna.samplers.TPESampler(seed=params.seed + worker),
         pruner=pruner(params, metric, objective.epochs),
     )
-    study.set_metric_names([metric])
+    study.set_user_attr(METRIC_ATTR, metric)
     return study, objective
 
 
@@ -376,7 +376,7 @@ def write_outcome(
     best = study.best_trial
     outcome: dict[str, Any] = {
         "model": name,
-        "metric": study.metric_names[0],
+        "metric": study.user_attrs[METRIC_ATTR],
         "direction": study.direction.name.lower(),
         "value": best.value,
         "best_trial": best.number,
