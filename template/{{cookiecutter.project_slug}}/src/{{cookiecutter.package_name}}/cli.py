@@ -152,8 +152,9 @@ def tune(
     worker: Annotated[
         int,
         typer.Option(
-            min=0, help="This worker's number, distinct per joining process: its "
-            "sampler's seed is seed + worker."
+            min=0,
+            help="This worker's number, distinct per joining process: its "
+            "sampler's seed is seed + worker.",
         ),
     ] = 0,
     apply: Annotated[

@@ -53,7 +53,7 @@ def fitted(request: pytest.FixtureRequest) -> tuple[Model, str, list[dict]]:
     name, task = request.param
     seed_everything(0)
     model = build_model(params(name, task))
-    features, targets = toy_data(80, 1, task)
+    features, targets = toy_data(200, 1, task)
     val_features, val_targets = toy_data(40, 2, task)
     reports: list[dict[str, float]] = []
     model.fit(

@@ -10,7 +10,6 @@ draws them side by side (the pull-request workflow attaches its page).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -97,10 +96,10 @@ def metrics_section(metrics: Mapping[str, Any]) -> list[str]:
 
 
 def plain_section(metrics: Mapping[str, Any]) -> list[str]:
-    rows = [
-        [name, shown(v.get("old")), shown(v.get("new")), change(v.get("old"), v.get("new"))]
-        for name, v in sorted(metrics.items())
-    ]
+    rows = []
+    for name, values in sorted(metrics.items()):
+        old, new = values.get("old"), values.get("new")
+        rows.append([name, shown(old), shown(new), change(old, new)])
     return table(["metric", "base", "workspace", "change"], rows)
 
 
@@ -118,13 +117,12 @@ def figures_section(root: Path, base: str) -> list[str]:
         for path in sorted((root / folder).glob("*.png")):
             relative = path.relative_to(root).as_posix()
             before = git_blob(root, base, relative)
-            digest = hashlib.sha256(path.read_bytes()).digest()
-            state = (
-                "new"
-                if before is None
-                else "unchanged" if hashlib.sha256(before).digest() == digest
-                else "changed"
-            )
+            if before is None:
+                state = "new"
+            elif before == path.read_bytes():
+                state = "unchanged"
+            else:
+                state = "changed"
             rows.append([f"`{relative}`", state])
     if not rows:
         return ["No figures: run `dvc repro` first."]
@@ -141,7 +139,9 @@ def report(settings: Settings, params: Params, base: str = "HEAD") -> str:
         check=False,
     )
     if known.returncode != 0:
-        raise ConfigError(f"{base!r} is not a git commit here: fetch it or name another.")
+        raise ConfigError(
+            f"{base!r} is not a git commit here: fetch it or name another."
+        )
     metrics = dvc_json(root, "metrics", "diff", base, "--all")
     params_diff = dvc_json(root, "params", "diff", base)
     test = metrics.pop(settings.metrics_file.relative_to(root).as_posix(), {})

@@ -54,7 +54,9 @@ class StudyRuns:
         )
         return cls(tracker, run.info.run_id)
 
-    def record_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    def record_trial(
+        self, study: optuna.Study, trial: optuna.trial.FrozenTrial
+    ) -> None:
         """A finished trial as a nested run: its values, state and score."""
         client = self.tracker.client
         tags = {PARENT_TAG: self.parent, "tune.state": trial.state.name.lower()}

@@ -70,16 +70,21 @@ def suggest(trial: optuna.Trial, space: Mapping[str, SearchRange]) -> dict[str, 
         if search.choices is not None:
             values[name] = trial.suggest_categorical(name, search.choices)
         elif search.integer:
-            step = int(search.step or 1)
             values[name] = trial.suggest_int(
-                name, int(search.low or 0), int(search.high or 0), step=step,
+                name,
+                int(search.low or 0),
+                int(search.high or 0),
+                step=int(search.step or 1),
                 log=search.log,
-            )  # fmt: skip
+            )
         else:
             values[name] = trial.suggest_float(
-                name, float(search.low or 0), float(search.high or 0),
-                step=search.step, log=search.log,
-            )  # fmt: skip
+                name,
+                float(search.low or 0),
+                float(search.high or 0),
+                step=search.step,
+                log=search.log,
+            )
     return values
 
 
@@ -186,7 +191,9 @@ def tuned_model(params: Params, model: str | None) -> str:
     if model is None:
         return resolve_model(params)
     if model not in MODELS or params.data.task not in MODELS[model].tasks:
-        fitting = [key for key, value in MODELS.items() if params.data.task in value.tasks]
+        fitting = [
+            key for key, value in MODELS.items() if params.data.task in value.tasks
+        ]
         raise ConfigError(
             f"Cannot tune {model!r} for a {params.data.task} task: use one of "
             f"{', '.join(fitting)}."
@@ -223,8 +230,10 @@ def progress(total: int | None) -> Callable[[optuna.Study, Any], None]:
     """A callback printing one line per finished trial."""
 
     def line(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        shown = " ".join(f"{key}={value:.4g}" if isinstance(value, float) else
-                         f"{key}={value}" for key, value in trial.params.items())  # fmt: skip
+        shown = " ".join(
+            f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+            for key, value in trial.params.items()
+        )
         of = f" of {total}" if total else ""
         if trial.state == optuna.trial.TrialState.COMPLETE:
             outcome = f"{study.user_attrs[METRIC_ATTR]}={trial.value:.6g}"
@@ -306,7 +315,9 @@ def tune(
         callbacks = [progress(None if join else n_trials)]
         if runs is not None:
             callbacks.append(runs.record_trial)
-        study.optimize(objective, n_trials=n_trials, timeout=timeout, callbacks=callbacks)
+        study.optimize(
+            objective, n_trials=n_trials, timeout=timeout, callbacks=callbacks
+        )
     if join:
         return None
     outcome = write_outcome(settings, params, study, name)
@@ -365,9 +376,7 @@ def write_outcome(
     settings: Settings, params: Params, study: optuna.Study, name: str
 ) -> dict[str, Any]:
     """``best_params.json`` and ``trials.csv`` (no timings: reruns compare equal)."""
-    complete = [
-        t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE
-    ]
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise PipelineError(
             "No trial completed: every one failed or was pruned. Widen tune.space "

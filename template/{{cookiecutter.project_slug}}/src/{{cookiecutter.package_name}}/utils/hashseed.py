@@ -27,7 +27,13 @@ HASH_SEED = "0"
 # stages of dvc.yaml. A new command that needs the same guarantee adds its name.
 SEEDED_COMMANDS = frozenset(
     {
-        "ingest", "prepare", "features", "train", "evaluate", "monitor", "register",
+        "ingest",
+        "prepare",
+        "features",
+        "train",
+        "evaluate",
+        "monitor",
+        "register",
         "tune",
     }
 )
