@@ -138,12 +138,18 @@ def project(request: pytest.FixtureRequest, tmp_path_factory) -> Project:
     return render(destination, **ANSWER_SETS[request.param])
 
 
-def assert_least_privilege(workflow: dict[str, Any]) -> None:
-    """No permission at the top, read-only contents per job, actions pinned to a
-    commit and checkouts that keep no credentials."""
+def assert_least_privilege(
+    workflow: dict[str, Any], writers: dict[str, dict[str, str]] | None = None
+) -> None:
+    """No permission at the top, read-only contents per job (the jobs named in
+    ``writers`` have exactly the permissions given there, and check out no
+    code), actions pinned to a commit and checkouts that keep no credentials."""
+    writers = writers or {}
     assert workflow["permissions"] == {}
-    for job in workflow["jobs"].values():
-        assert job["permissions"] == {"contents": "read"}
+    for name, job in workflow["jobs"].items():
+        assert job["permissions"] == writers.get(name, {"contents": "read"})
+        if name in writers:
+            assert not any("checkout" in step.get("uses", "") for step in job["steps"])
         for step in job["steps"]:
             uses = step.get("uses", "")
             if uses.startswith("actions/checkout@"):

@@ -20,6 +20,8 @@ from conftest import (
 )
 
 WORKFLOWS = ("ci.yml", "pipeline.yml", "template-update.yml", "monitor.yml")
+# The one job that writes: it posts the experiment report on a pull request.
+WRITERS = {"pipeline.yml": {"comment": {"pull-requests": "write"}}}
 
 
 def workflow(project: Project, name: str) -> dict:
@@ -34,8 +36,26 @@ def triggers(document: dict) -> dict:
 @pytest.mark.parametrize("name", WORKFLOWS)
 def test_workflow_runs_with_least_privilege(project: Project, name: str) -> None:
     document = workflow(project, name)
-    assert_least_privilege(document)
+    assert_least_privilege(document, WRITERS.get(name))
     assert "workflow_dispatch" in triggers(document)
+
+
+def test_pull_requests_get_one_report_comment_that_pushes_update(
+    project: Project,
+) -> None:
+    document = workflow(project, "pipeline.yml")
+    assert "pull_request" in triggers(document)
+    steps = document["jobs"]["reproduce"]["steps"]
+    report = next(step for step in steps if step.get("name", "").startswith("Report"))
+    assert re.search(r"python -m \S+ report --base \"origin/\$BASE\"", report["run"])
+    comment = document["jobs"]["comment"]
+    assert comment["needs"] == "reproduce"
+    # a fork's token cannot write: its pull requests are not commented on
+    assert "head.repo.full_name == github.repository" in comment["if"]
+    script = comment["steps"][-1]["run"]
+    # the earlier comment is found by the report's first line and edited
+    assert 'marker="$(head -n 1 report.md)"' in script
+    assert "--method PATCH" in script and "--method POST" in script
 
 
 @pytest.mark.parametrize("name", ["ci.yml", "pipeline.yml"])

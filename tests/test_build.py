@@ -161,6 +161,12 @@ def test_project_integration_tests_pass(installed: Project) -> None:
         "test_exp_show_fits_the_baseline_metrics_and_hyperparameters",
         "test_exp_run_set_changes_only_that_line_of_params_yaml",
         "test_plots_show_draws_every_declared_plot_without_a_warning",
+        # a baseline in every evaluation; tune: repeatable alone, shared by two
+        # workers, applied and trained; report: a metric's change between commits
+        "test_every_evaluation_scores_a_baseline",
+        "test_tune_alone_repeats_its_trials_bit_for_bit",
+        "test_parallel_workers_share_one_study",
+        "test_applied_parameters_are_trained_and_reported",
     }
     if installed.answers["ml_framework"] == "pytorch":
         # SIGKILL mid-training then --resume; two torchrun runs with 2 processes

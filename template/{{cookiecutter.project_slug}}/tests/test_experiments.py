@@ -95,8 +95,7 @@ def test_parallel_workers_share_one_study(tuning: Path) -> None:
     }
     assert len(tried) == 6, "two workers drew the same values"
     client = MlflowClient(f"sqlite:///{tuning / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("{{ cookiecutter.project_slug }}")
-    assert experiment is not None
+    (experiment,) = client.search_experiments(filter_string="name != 'Default'")
     parents = client.search_runs(
         [experiment.experiment_id],
         filter_string="tags.`tune.study` != ''",

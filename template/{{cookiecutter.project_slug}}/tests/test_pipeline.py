@@ -49,9 +49,10 @@ from mlflow.tracking import MlflowClient
 pytestmark = pytest.mark.slow
 
 UPSTREAM = ("ingest", "prepare", "features")
-EXP_SHOW_COLUMNS = 85
+EXP_SHOW_COLUMNS = 135
 """Most columns of `dvc exp show --csv` (docs/pipeline.md): DVC's 5, the
-metrics (about 20), the parameters (about 30) and one hash per dependency."""
+metrics (about 30 with the baselines'), the parameters (about 70, half of them
+the search space of `tune`) and one hash per dependency."""
 DOWNSTREAM = ("train", "evaluate", "register", "monitor")
 
 

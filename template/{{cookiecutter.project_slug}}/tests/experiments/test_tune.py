@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from {{ cookiecutter.package_name }}.experiments.tune import apply_best, shares, suggest
+from {{ cookiecutter.package_name }}.experiments import tune
 from {{ cookiecutter.package_name }}.params import SearchRange, TuneParams
 
 SPACE = {
@@ -26,7 +26,7 @@ SPACE = {
 
 @given(st.integers(1, 10_000), st.integers(1, 64))
 def test_workers_split_the_trials_evenly(total: int, workers: int) -> None:
-    split = shares(total, workers)
+    split = tune.shares(total, workers)
     assert len(split) == workers
     assert sum(split) == total
     assert max(split) - min(split) <= 1
@@ -35,7 +35,7 @@ def test_workers_split_the_trials_evenly(total: int, workers: int) -> None:
 def test_a_trial_draws_within_each_range_with_its_type() -> None:
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(50):
-        values = suggest(study.ask(), SPACE)
+        values = tune.suggest(study.ask(), SPACE)
         assert isinstance(values["rate"], float) and 0.001 <= values["rate"] <= 0.3
         assert isinstance(values["leaves"], int) and 8 <= values["leaves"] <= 128
         assert values["steps"] in {0.0, 0.25, 0.5, 0.75, 1.0}
@@ -74,7 +74,7 @@ def test_apply_writes_the_values_and_keeps_the_comments(tmp_path: Path) -> None:
         "    rate: 0.1   # step size\n"
         "    depth: 3\n"
     )
-    apply_best(params, "boosted", {"rate": 0.05, "leaves": 12}, "boosted")
+    tune.apply_best(params, "boosted", {"rate": 0.05, "leaves": 12}, "boosted")
     lines = params.read_text().splitlines()
     assert yaml.safe_load(params.read_text()) == {
         "seed": 1,
@@ -83,7 +83,7 @@ def test_apply_writes_the_values_and_keeps_the_comments(tmp_path: Path) -> None:
     assert re.fullmatch(r"    rate: 0\.05 +# step size", lines[4])
     assert lines[2] == "  model: auto  # which model"
 
-    apply_best(params, "other", {"rate": 0.2}, "boosted")
+    tune.apply_best(params, "other", {"rate": 0.2}, "boosted")
     text = params.read_text()
     assert yaml.safe_load(text)["train"]["other"] == {"rate": 0.2}
     assert re.search(r"^  model: other +# which model$", text, flags=re.MULTILINE)

@@ -18,7 +18,7 @@ from hypothesis.extra.numpy import arrays
 from sklearn import metrics as skm
 
 from {{ cookiecutter.package_name }}.errors import ConfigError
-from {{ cookiecutter.package_name }}.modeling.evaluate import baseline_outputs, summary
+from {{ cookiecutter.package_name }}.modeling import evaluate as evaluation
 from {{ cookiecutter.package_name }}.modeling.evaluators import (
     CURVE_POINTS,
     EVALUATORS,
@@ -310,14 +310,15 @@ def test_every_plot_an_evaluator_declares_for_dvc_is_a_file_it_writes(
 def test_the_baseline_predicts_the_training_shares_or_mean() -> None:
     data = frame_params(make_frame(), classes=["a", "b", "c"])
     train_targets = np.array([0, 0, 0, 2])  # class b never seen in training
-    outputs = baseline_outputs(train_targets, 5, data)
+    outputs = evaluation.baseline_outputs(train_targets, 5, data)
     np.testing.assert_array_equal(outputs, np.tile([0.75, 0.0, 0.25], (5, 1)))
 
     regression = frame_params(make_frame(), task="regression", classes=None)
-    values = baseline_outputs(np.array([1.0, 2.0, 6.0]), 2, regression)
+    values = evaluation.baseline_outputs(np.array([1.0, 2.0, 6.0]), 2, regression)
     np.testing.assert_array_equal(values, [3.0, 3.0])
 
 
 def test_the_summary_shows_each_metric_beside_its_baseline() -> None:
     scores = {"accuracy": 0.9, "baseline_accuracy": 0.6, "n_test": 10.0}
-    assert summary(scores) == "accuracy=0.9000 (baseline 0.6000) n_test=10.0000"
+    shown = "accuracy=0.9000 (baseline 0.6000) n_test=10.0000"
+    assert evaluation.summary(scores) == shown

@@ -23,7 +23,7 @@ from ..modeling.evaluate import BASELINE_PREFIX
 from ..modeling.evaluators import FIGURES
 from ..params import Params
 
-MARKER = "<!-- {{ cookiecutter.project_slug }} experiment report -->"
+MARKER = "<!-- experiment report -->"
 """The report's first line: the workflow finds its earlier comment by it."""
 
 
