@@ -108,6 +108,30 @@ def test_parallel_workers_share_one_study(tuning: Path) -> None:
     assert len(children) == 6
     marked = [run for run in children if run.data.tags.get("best") == "true"]
     assert [run.data.tags["tune.trial"] for run in marked] == [str(best["best_trial"])]
+    # what parallel runs keep: each trial's value follows from its parameters
+    printed = run([sys.executable, "-c", RETRY_TRIALS, TUNED], tuning).stdout
+    values, again = json.loads(printed.splitlines()[-1])
+    assert values and again == values
+
+
+RETRY_TRIALS = """
+import json, sys
+import optuna
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.experiments.tune import Objective, storage
+from {{ cookiecutter.package_name }}.params import load_params
+
+settings = Settings()
+params = load_params(settings.params_file)
+name = sys.argv[1]
+study = optuna.load_study(
+    study_name=f"{settings.experiment}-{name}", storage=storage(settings)
+)
+objective = Objective(settings, params, name, study.user_attrs["metric"])
+complete = [t for t in study.trials if t.state.name == "COMPLETE"][:2]
+again = [objective(optuna.trial.FixedTrial(t.params)) for t in complete]
+print(json.dumps([[t.value for t in complete], again]))
+"""
 
 
 def test_applied_parameters_are_trained_and_reported(tuning: Path) -> None:
