@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import subprocess
 import sys
@@ -147,18 +146,23 @@ class Objective:
             ) from exc
 
     def score(self, model: Model, features: Matrix, targets: np.ndarray) -> float:
-        return self.evaluator.metrics(targets, model.predict(features))[self.metric]
+        scores = self.evaluator.metrics(targets, model.predict(features))
+        if self.metric not in scores:
+            raise ConfigError(
+                f"tune.metric {self.metric!r} is not a metric of this task: use "
+                f"auto or one of {', '.join(sorted(scores))}."
+            )
+        return scores[self.metric]
 
     def __call__(self, trial: optuna.Trial) -> float:
-        space = self.params.tune.space.get(self.name, {})
-        model = self.build(suggest(trial, space))
+        values = suggest(trial, self.params.tune.space.get(self.name, {}))
         seed_everything(self.params.seed)
         if self.epochs:
-            return self.by_epochs(trial, model)
+            return self.by_epochs(trial, self.build(values))
         scores = []
         for step, val_rows in enumerate(self.folds):
             fit_rows = np.setdiff1d(np.arange(len(self.targets)), val_rows)
-            model = self.build(trial.params)
+            model = self.build(values)
             model.fit(
                 self.features[fit_rows],
                 self.targets[fit_rows],
@@ -398,12 +402,11 @@ def write_outcome(
     table = study.trials_dataframe(attrs=("number", "value", "params", "state"))
     table = table.sort_values("number").reset_index(drop=True)
     atomic.write_csv(settings.tune_dir / TRIALS_FILE, table)
-    finite = best.value is not None and math.isfinite(best.value)
     logger.info(
-        "Best: trial %d, %s=%s, %s",
+        "Best: trial %d, %s=%.6g, %s",
         best.number,
         outcome["metric"],
-        f"{best.value:.6g}" if finite else best.value,
+        best.value,
         json.dumps(best.params),
     )
     return outcome
