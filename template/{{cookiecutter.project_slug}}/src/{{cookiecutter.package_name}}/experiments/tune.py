@@ -220,7 +220,7 @@ def storage(settings: Settings) -> BaseStorage | str:
     return JournalStorage(JournalFileBackend(str(path)))
 
 
-def pruner(params: Params, metric: str, epochs: bool) -> optuna.pruners.BasePruner:
+def pruner(metric: str, epochs: bool) -> optuna.pruners.BasePruner:
     """The median pruner, except where the reported value is not the metric:
     an epoch-trained model reports its loss, which only an error metric
     follows the direction of."""
@@ -276,7 +276,7 @@ def open_study(
         load_if_exists=True,
         direction="minimize" if metric in ERROR_METRICS else "maximize",
         sampler=optuna.samplers.TPESampler(seed=params.seed + worker),
-        pruner=pruner(params, metric, objective.epochs),
+        pruner=pruner(metric, objective.epochs),
     )
     study.set_user_attr(METRIC_ATTR, metric)
     return study, objective
@@ -296,8 +296,8 @@ def tune(
 ) -> dict[str, Any] | None:
     """Search, then write the outcome (not when joining another's study).
 
-    ``workers`` > 1 starts that many processes in all (this one included),
-    sharing the study and splitting ``n_trials`` between them.
+    With ``workers`` > 1 this process starts that many worker processes, which
+    share the study and split ``n_trials`` between them, and waits for them.
     """
     name = tuned_model(params, model)
     n_trials = n_trials or params.tune.n_trials
