@@ -14,16 +14,24 @@ Arguments after `--` go to the session's main tool: `nox -s tests -- -k config`.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sysconfig
+import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 import nox
 
 PACKAGE = "{{ cookiecutter.package_name }}"
+IMAGE = "{{ cookiecutter.project_slug }}"
+MODEL_FILE = "{{ 'model.pt' if cookiecutter.ml_framework == 'pytorch' else 'model.pkl' }}"
 PYTHON = "{{ cookiecutter.python_version }}"
 PYTHONS = ["3.11", "3.12", "3.13", "3.14"]
 ROOT = Path(__file__).parent
@@ -293,6 +301,150 @@ def train_twice(session: nox.Session, env: dict[str, str]) -> None:
     if runs[0] != runs[1]:
         session.error("The two trainings differ: training is not reproducible.")
     session.log("Identical weights and metrics across two processes.")
+
+
+def container_engine(session: nox.Session) -> str:
+    """docker or podman, whichever answers (CONTAINER_ENGINE names one)."""
+    names = [os.environ.get("CONTAINER_ENGINE") or "docker", "podman"]
+    for name in names:
+        path = shutil.which(name)
+        if path and subprocess.run([path, "info"], capture_output=True).returncode == 0:
+            return path
+    session.error("Neither docker nor podman answers here: install one of them.")
+
+
+def inspect(engine: str, *names: str) -> dict:
+    """`<engine> inspect` of one container or image, parsed."""
+    output = subprocess.run(
+        [engine, "inspect", *names], capture_output=True, text=True, check=True
+    ).stdout
+    return dict(json.loads(output)[0])
+
+
+def wait_until_healthy(session: nox.Session, engine: str, container: str) -> None:
+    """Poll the container's HEALTHCHECK until it reports healthy (podman runs
+    the check when asked: it has no timer where systemd is missing)."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if Path(engine).name == "podman":
+            subprocess.run(
+                [engine, "healthcheck", "run", container], capture_output=True
+            )
+        state = inspect(engine, container)["State"]
+        health = (state.get("Health") or state.get("Healthcheck") or {}).get("Status")
+        if health == "healthy":
+            session.log(f"{container}: healthy")
+            return
+        if not state.get("Running"):
+            session.error(f"{container} stopped: {state.get('Status')}")
+        time.sleep(2)
+    session.error(f"{container} did not report healthy within 300 s")
+
+
+def post_json(url: str, path: Path) -> dict:
+    request = urllib.request.Request(
+        url, path.read_bytes(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return dict(json.loads(answer.read()))
+
+
+def same_predictions(answer: dict, host: Path) -> bool:
+    """The API's answer holds, bit for bit, the numbers host `predict` wrote."""
+    with host.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    served = [
+        (
+            {f"proba_{label}": p for label, p in item["probabilities"].items()}
+            if "probabilities" in item
+            else {"prediction": item["prediction"]}
+        )
+        for item in answer["predictions"]
+    ]
+    written = [
+        {name: float(row[name]) for name in numbers}
+        for row, numbers in zip(rows, served)
+    ]
+    return len(rows) == len(served) and written == served
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@nox.session(python=False, default=False)
+def image(session: nox.Session) -> None:
+    """Build the image's targets with docker or podman, and prove them equal to
+    this machine: the pipeline run in the image writes the host's model file,
+    metrics.json and test-split predictions byte for byte, and the `serve`
+    target, once its HEALTHCHECK reports healthy, scores rows over HTTP as host
+    `predict` does. Prints the images' sizes. Arguments go to the builds, e.g.
+    `-- --build-arg BASE_IMAGE=...`."""
+    engine = container_engine(session)
+    env = project_env(session)
+    tags = {target: f"{IMAGE}-{target}:check" for target in ("pipeline", "serve")}
+    for target, tag in tags.items():
+        session.run(
+            engine, "build", "--target", target, "--tag", tag, *session.posargs,
+            str(ROOT), external=True,
+        )  # fmt: skip
+    session.run("poetry", "run", "dvc", "repro", external=True, env=env)
+    work = Path(tempfile.mkdtemp(prefix="image-check-"))
+    work.chmod(0o777)  # the image's user writes here
+    python = ["poetry", "run", "python", "-m", PACKAGE]
+    session.run(*python, "predict", "data/interim/test.parquet",
+                str(work / "host.csv"), external=True, env=env)  # fmt: skip
+    # Its own run from scratch: the image holds no data, models or reports.
+    script = (
+        f"dvc repro && python -m {PACKAGE} predict data/interim/test.parquet "
+        f"/check/image.csv && cp models/{MODEL_FILE} reports/metrics.json /check/"
+    )
+    session.run(engine, "run", "--rm", "--volume", f"{work}:/check",
+                tags["pipeline"], "sh", "-c", script, external=True)  # fmt: skip
+    pairs = {
+        MODEL_FILE: (ROOT / "models" / MODEL_FILE, work / MODEL_FILE),
+        "metrics.json": (ROOT / "reports" / "metrics.json", work / "metrics.json"),
+        "test-split predictions": (work / "host.csv", work / "image.csv"),
+    }
+    for name, (host, built) in pairs.items():
+        session.log(f"{name}: host {sha256(host)}, image {sha256(built)}")
+        if sha256(host) != sha256(built):
+            session.error(f"{name} differs between this machine and the image.")
+    check_service(session, engine, tags["serve"], work, env)
+    for tag in tags.values():
+        size = inspect(engine, "--type", "image", tag)["Size"]
+        session.log(f"{tag}: {size / 1e6:.0f} MB")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def check_service(
+    session: nox.Session, engine: str, tag: str, work: Path, env: dict
+) -> None:
+    """Start the `serve` target on the host's models, wait until healthy, and
+    compare its answer for sampled rows with host `predict` of the same rows."""
+    python = ["poetry", "run", "python", "-m", PACKAGE]
+    for name in ("rows.csv", "request.json"):
+        session.run(*python, "sample", "50", "--out", str(work / name),
+                    external=True, env=env)  # fmt: skip
+    session.run(*python, "predict", str(work / "rows.csv"),
+                str(work / "rows-host.csv"), external=True, env=env)  # fmt: skip
+    port = free_port()
+    container = f"{IMAGE}-check-{port}"
+    session.run(
+        engine, "run", "--detach", "--name", container,
+        "--publish", f"127.0.0.1:{port}:8000",
+        "--volume", f"{ROOT / 'models'}:/app/models:ro", tag, external=True,
+    )  # fmt: skip
+    try:
+        wait_until_healthy(session, engine, container)
+        answer = post_json(f"http://127.0.0.1:{port}/predict", work / "request.json")
+    finally:
+        session.run(engine, "rm", "--force", container, external=True, silent=True)
+    if not same_predictions(answer, work / "rows-host.csv"):
+        session.error("The image's service and host `predict` differ.")
+    session.log(f"serve: {len(answer['predictions'])} rows, equal to host predict")
 
 
 @nox.session(python=False)

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from pydantic import ValidationError
 
 from . import __version__
-from .config import Settings
+from .config import ENV_PREFIX, Settings
 from .errors import ConfigError, PipelineError
 from .params import Params, load_params
 from .utils.log import configure_logging
@@ -46,8 +47,15 @@ def main(
         typer.Option(help="DEBUG, INFO, WARNING or ERROR (default from settings)."),
     ] = None,
 ) -> None:
-    """Configure logging before any command runs."""
-    configure_logging(log_level or Settings().log_level)
+    """Check the settings and configure logging before any command runs."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = ENV_PREFIX + "_".join(map(str, error["loc"])).upper()
+            typer.echo(f"Error: setting {name} {error['msg']}.", err=True)
+        raise typer.Exit(code=2) from None
+    configure_logging(log_level or settings.log_level, settings.log_format)
 
 
 def fail(exc: PipelineError) -> typer.Exit:
@@ -419,21 +427,31 @@ def sample(
 @app.command()
 def serve() -> None:
     """Run the prediction API with uvicorn; settings from the environment."""
+    import os
     import signal
+    import tempfile
 
     import uvicorn
+
+    from .serving.metrics import MULTIPROCESS_DIR
 
     settings = Settings()
     # uvicorn finishes in-flight requests on SIGTERM, then raises the signal
     # again for the handler it found: a no-op handler makes that a clean exit 0.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    uvicorn.run(
-        f"{__package__}.serving.api:app",
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level.lower(),
-        # The application logs one line per request itself.
-        access_log=False,
-        timeout_graceful_shutdown=30,
-    )
+    with tempfile.TemporaryDirectory(prefix="metrics-") as metrics_dir:
+        if settings.workers > 1:
+            # Each worker writes its metrics to files here; /metrics sums them.
+            os.environ.setdefault(MULTIPROCESS_DIR, metrics_dir)
+        uvicorn.run(
+            f"{__package__}.serving.api:app",
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level.lower(),
+            # The application configures logging, in every worker, and logs
+            # one line per request itself.
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=30,
+        )

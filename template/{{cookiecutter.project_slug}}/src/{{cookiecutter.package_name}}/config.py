@@ -14,8 +14,9 @@ The stages read and write their files only through the properties below, and
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
@@ -43,6 +44,11 @@ def find_project_root(start: Path | None = None) -> Path:
     return here
 
 
+def split_keys(keys: SecretStr) -> list[str]:
+    """The comma-separated keys of ``keys``, blanks trimmed."""
+    return [key.strip() for key in keys.get_secret_value().split(",") if key.strip()]
+
+
 class Settings(BaseSettings):
     """Paths and options of one run, read from the environment."""
 
@@ -56,6 +62,12 @@ class Settings(BaseSettings):
     reports_dir: Path = Path("reports")
     params_file: Path = Path("params.yaml")
     log_level: str = "INFO"
+    # `json`: one JSON object per line, for log aggregators. LOG_FORMAT without
+    # the prefix is honoured too.
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        validation_alias=AliasChoices(ENV_PREFIX + "LOG_FORMAT", "LOG_FORMAT"),
+    )
     # Serving (`serve` and the API). PORT without the prefix is honoured too,
     # as platforms that run containers set it.
     host: str = "127.0.0.1"
@@ -69,6 +81,10 @@ class Settings(BaseSettings):
     model_uri: str | None = None
     max_rows: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=4 * 2**20, ge=1)
+    # Comma-separated keys: when set, scoring needs `Authorization: Bearer <key>`.
+    api_keys: SecretStr | None = None
+    # Whether GET /metrics stays open when keys are set.
+    metrics_public: bool = True
     # Experiment tracking (MLflow): where is MLFLOW_TRACKING_URI's job; the
     # experiment can also be named by MLflow's own MLFLOW_EXPERIMENT_NAME.
     tracking: bool = True
@@ -82,6 +98,21 @@ class Settings(BaseSettings):
     # Where `tune` keeps its study: empty for a journal file in reports/tune,
     # or an Optuna storage URL (a database) that workers on several machines share.
     tune_storage: str | None = None
+
+    @field_validator("api_keys")
+    @classmethod
+    def _names_a_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # Set but empty (an unset shell variable) must not open the service.
+        if value is not None and not split_keys(value):
+            raise ValueError(
+                "is set but names no key: give one or more, comma-separated"
+            )
+        return value
+
+    @property
+    def api_key_list(self) -> list[str]:
+        """The keys of ``api_keys``; empty when scoring is open."""
+        return split_keys(self.api_keys) if self.api_keys else []
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

@@ -16,9 +16,12 @@ import json
 import logging
 import math
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,12 +32,14 @@ import pandas as pd
 import pytest
 import schemathesis
 import yaml
-from conftest import copy_project, subprocess_env, write_data_set
+from conftest import PACKAGE, copy_project, subprocess_env, write_data_set
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from mlflow.pyfunc.scoring_server.client import ScoringServerClient
 from mlflow.tracking import MlflowClient
-from pydantic import ValidationError
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr, ValidationError
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from typer.testing import CliRunner
@@ -62,6 +67,7 @@ from {{ cookiecutter.package_name }}.serving.api import create_app, request_mode
 from {{ cookiecutter.package_name }}.tracking.registry import register
 from {{ cookiecutter.package_name }}.tracking.signature import HASH_TAG
 from {{ cookiecutter.package_name }}.tracking.store import using
+from {{ cookiecutter.package_name }}.utils.log import configure_logging
 
 # The default data (numeric), categorical columns with missing values and
 # string labels, a regression target, and dates written day first.
@@ -501,3 +507,297 @@ def test_a_request_date_outside_the_bounds_is_refused() -> None:
     assert model.model_validate({"rows": [{"day": "2024-03-01T10:00:00+02:00"}]})
     with pytest.raises(ValidationError, match="must be on or after 2024-01-01"):
         model.model_validate({"rows": [{"day": "2023-12-31"}]})
+
+
+def feature_frame(trained: Trained) -> pd.DataFrame:
+    """The test split's features as a client sends them (dates as ISO text)."""
+    return pd.DataFrame(trained.feature_rows(), columns=list(trained.data.features))
+
+
+def invocation_bodies(trained: Trained) -> dict[str, dict[str, Any]]:
+    """The test split in each of MLflow's formats, as ``client.post`` arguments."""
+    rows = trained.feature_rows()
+    names = list(trained.data.features)
+    columns = {name: [row[name] for row in rows] for name in names}
+    split = {"columns": names, "data": [[row[n] for n in names] for row in rows]}
+    return {
+        "dataframe_split": {"json": {"dataframe_split": split}},
+        "dataframe_records": {"json": {"dataframe_records": rows}},
+        "instances": {"json": {"instances": rows}},
+        "inputs as columns": {"json": {"inputs": columns}},
+        "csv": {
+            "content": feature_frame(trained).to_csv(index=False),
+            "headers": {"content-type": "text/csv; charset=utf-8"},
+        },
+    }
+
+
+def test_invocations_speak_mlflows_formats_with_the_numbers_of_predict(
+    trained: Trained, client: TestClient
+) -> None:
+    expected = evaluate_outputs(trained)
+    columns = ["prediction"]
+    if trained.data.task == "classification":
+        columns = proba_columns(trained)
+    for name, request in invocation_bodies(trained).items():
+        answer = client.post("/invocations", **request)
+        assert answer.status_code == 200, (name, answer.text)
+        table = pd.DataFrame(answer.json()["predictions"])
+        assert np.array_equal(table[columns].to_numpy().squeeze(), expected), name
+
+
+def test_malformed_invocations_get_a_4xx_shaped_as_mlflows(
+    trained: Trained, client: TestClient
+) -> None:
+    row = trained.feature_rows()[0]
+    numeric = trained.data.numeric[0]
+
+    def raw(text: str, media_type: str = "application/json") -> dict[str, Any]:
+        return {"content": text, "headers": {"content-type": media_type}}
+
+    cases = {
+        "not JSON": (raw("{"), 400),
+        "a list": ({"json": [row]}, 400),
+        "two formats": ({"json": {"instances": [row], "inputs": [row]}}, 400),
+        "unknown key": ({"json": {"instances": [row], "rows": [row]}}, 400),
+        "params": ({"json": {"instances": [row], "params": {"k": 1}}}, 400),
+        "split without data": ({"json": {"dataframe_split": {"columns": []}}}, 400),
+        "short split row": (
+            {"json": {"dataframe_split": {"columns": list(row), "data": [[1.0]]}}},
+            400,
+        ),
+        "columns of two lengths": (
+            {"json": {"inputs": {name: [] for name in row} | {numeric: [1.0]}}},
+            400,
+        ),
+        "no rows": ({"json": {"instances": []}}, 400),
+        "text for a number": ({"json": {"instances": [{**row, numeric: "x"}]}}, 400),
+        "extra column": ({"json": {"instances": [{**row, "unknown": 1}]}}, 400),
+        "too many rows": (
+            {"json": {"instances": [row] * (Settings().max_rows + 1)}},
+            400,
+        ),
+        "text in a CSV number": (raw(f"{numeric}\nhigh\n", "text/csv"), 400),
+        "CSV that is not UTF-8": (raw("\xff", "text/csv; charset=latin-1"), 415),
+        "binary CSV": (
+            {"content": b"\xff\xfe\x00", "headers": {"content-type": "text/csv"}},
+            400,
+        ),
+        "plain text": (raw("a", "text/plain"), 415),
+        "oversized body": (raw(" " * (Settings().max_body_bytes + 1)), 413),
+    }
+    for name, (request, status) in cases.items():
+        answer = client.post("/invocations", **request)
+        assert answer.status_code == status, (name, answer.text)
+        body = answer.json()
+        if status != 413:
+            assert body["error_code"] == "BAD_REQUEST" and body["message"], name
+    named = client.post("/invocations", **cases["text for a number"][0]).json()
+    assert named["message"] == (
+        f"row 0, column {numeric!r}: Input should be a valid number"
+    )
+
+
+def scrape(client: TestClient) -> dict[tuple[str, tuple], float]:
+    """``/metrics`` parsed by prometheus-client's own parser, by sample."""
+    answer = client.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_requests_rows_predictions_and_failures(
+    trained: Trained,
+) -> None:
+    rows = trained.feature_rows()[:7]
+    prefix = PACKAGE
+    with TestClient(create_app(trained.settings)) as fresh:
+        for _ in range(3):
+            assert fresh.post("/predict", json={"rows": rows}).status_code == 200
+        fresh.post("/invocations", json={"instances": rows[:2]})
+        fresh.post("/predict", json={"rows": [{}]})
+        fresh.post(
+            "/invocations", content="{", headers={"content-type": "application/json"}
+        )
+        fresh.get("/no/such/path")
+        samples = scrape(fresh)
+        predictions = fresh.post("/predict", json={"rows": rows}).json()["predictions"]
+        digest = fresh.get("/metadata").json()["model_sha256"]
+
+    def value(name: str, **labels: str) -> float:
+        return samples.get((f"{prefix}_{name}", tuple(sorted(labels.items()))), 0.0)
+
+    predict = {"route": "/predict", "method": "POST"}
+    assert value("http_requests_total", status="200", **predict) == 3
+    assert value("http_requests_total", status="422", **predict) == 1
+    assert value("http_requests_total", route="other", method="GET", status="404") == 1
+    assert value("http_request_duration_seconds_count", route="/predict") == 4
+    assert value("rows_scored_total", route="/predict") == 3 * len(rows)
+    assert value("rows_scored_total", route="/invocations") == 2
+    assert value("validation_failures_total", kind="missing") == 1
+    assert value("validation_failures_total", kind="json_invalid") == 1
+    if trained.data.task == "classification":
+        labels = [str(item["prediction"]) for item in predictions * 3 + predictions[:2]]
+        counted = {label: value("predictions_total", label=label) for label in labels}
+        assert counted == Counter(labels)
+    else:
+        assert value("prediction_value_count") == 3 * len(rows) + 2
+    info = [key for key in samples if key[0] == f"{prefix}_model_info"]
+    assert len(info) == 1 and samples[info[0]] == 1
+    assert dict(info[0][1])["sha256"] == digest
+
+
+def test_api_keys_gate_scoring_and_never_reach_the_logs(
+    trained: Trained, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys = ("first-key-" + "a" * 20, "second-key-" + "b" * 20)
+    settings = trained.settings.model_copy(
+        update={"api_keys": SecretStr(f" {keys[0]} ,{keys[1]}")}
+    )
+    body = {"rows": trained.feature_rows()[:1]}
+    caplog.set_level(logging.DEBUG)
+    with TestClient(create_app(settings)) as served:
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": keys[0]},
+        ):
+            answer = served.post("/predict", json=body, headers=headers)
+            assert answer.status_code == 401, headers
+            assert answer.headers["www-authenticate"] == "Bearer"
+        assert (
+            served.post("/invocations", json={"instances": body["rows"]}).status_code
+            == 401
+        )
+        assert served.get("/metadata").status_code == 401
+        for key in keys:
+            auth = {"Authorization": f"Bearer {key}"}
+            assert served.post("/predict", json=body, headers=auth).status_code == 200
+            assert served.get("/metadata", headers=auth).status_code == 200
+        for path in ("/health", "/ready", "/ping", "/version", "/metrics"):
+            assert served.get(path).status_code == 200, path
+    closed = settings.model_copy(update={"metrics_public": False})
+    with TestClient(create_app(closed)) as served:
+        assert served.get("/metrics").status_code == 401
+        auth = {"Authorization": f"Bearer {keys[1]}"}
+        assert served.get("/metrics", headers=auth).status_code == 200
+    logged = "\n".join(
+        record.getMessage() + repr(record.__dict__) for record in caplog.records
+    )
+    assert "/predict" in logged
+    assert not any(key in logged for key in keys)
+
+
+def test_a_setting_of_keys_that_names_no_key_is_refused() -> None:
+    with pytest.raises(ValidationError, match="names no key"):
+        Settings(api_keys=" , ")
+
+
+def test_json_logs_give_one_object_per_request_with_its_echoed_id(
+    trained: Trained, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging("INFO", "json")
+        with TestClient(create_app(trained.settings)) as served:
+            rows = trained.feature_rows()[:3]
+            given = served.post(
+                "/predict", json={"rows": rows}, headers={"X-Request-ID": "abc-123"}
+            )
+            fresh = served.post("/invocations", json={"instances": rows[:1]})
+            refused = served.post(
+                "/predict", json={}, headers={"X-Request-ID": "bad id\twith tabs"}
+            )
+    finally:
+        root.handlers[:], root.level = handlers, level
+    assert given.headers["x-request-id"] == "abc-123"
+    assert len(fresh.headers["x-request-id"]) == 32
+    assert refused.headers["x-request-id"] != "bad id\twith tabs"
+    out = capsys.readouterr().out
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    requests = {line["request_id"]: line for line in lines if "request_id" in line}
+    first = requests["abc-123"]
+    assert {"time", "level", "logger", "message", "latency_ms"} <= set(first)
+    assert (first["route"], first["status"], first["rows"]) == ("/predict", 200, 3)
+    second = requests[fresh.headers["x-request-id"]]
+    assert (second["route"], second["status"], second["rows"]) == (
+        "/invocations",
+        200,
+        1,
+    )
+    third = requests[refused.headers["x-request-id"]]
+    assert (third["status"], third["rows"]) == (422, None)
+
+
+@pytest.fixture(scope="module")
+def served(trained: Trained) -> Iterator[str]:
+    """``python -m <package> serve`` with two workers on a loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = subprocess_env(
+        **{
+            ENV_PREFIX + "PROJECT_ROOT": str(trained.root),
+            ENV_PREFIX + "WORKERS": "2",
+            ENV_PREFIX + "LOG_LEVEL": "WARNING",
+            "PORT": str(port),
+        }
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", PACKAGE, "serve"], cwd=trained.root, env=env
+    )
+    client = ScoringServerClient("127.0.0.1", port)
+    try:
+        client.wait_server_ready(timeout=120, scoring_server_proc=process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def test_mlflows_client_scores_the_running_service_like_predict(
+    trained: Trained, served: str
+) -> None:
+    host, port = served.removeprefix("http://").split(":")
+    client = ScoringServerClient(host, int(port))
+    client.ping()
+    assert client.get_version() == mlflow.__version__
+    answer = client.invoke(feature_frame(trained)).get_predictions()
+    expected = evaluate_outputs(trained)
+    columns = ["prediction"]
+    if trained.data.task == "classification":
+        columns = proba_columns(trained)
+    assert np.array_equal(answer[columns].to_numpy().squeeze(), expected)
+
+
+def test_metrics_add_up_over_the_services_workers(
+    trained: Trained, served: str
+) -> None:
+    rows = json.dumps({"rows": trained.feature_rows()[:2]}).encode()
+
+    def get(path: str) -> str:
+        with urllib.request.urlopen(served + path, timeout=30) as answer:
+            return str(answer.read().decode())
+
+    def scored() -> float:
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(get("/metrics"))
+            for sample in family.samples
+            if sample.name == f"{PACKAGE}_rows_scored_total"
+            and sample.labels["route"] == "/predict"
+        )
+
+    before = scored()
+    for _ in range(20):  # new connections: uvicorn's workers share them out
+        request = urllib.request.Request(
+            served + "/predict", rows, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200
+    assert scored() - before == 40

@@ -127,24 +127,19 @@ class Predictor:
     def predict(self, rows: pd.DataFrame, what: str) -> pd.DataFrame:
         """A ``prediction`` column and, for classification, ``proba_<class>``
         columns, one row per row of ``rows``, on the same index."""
-        outputs = self.outputs(self.validate(rows, what))
+        return self.table(self.outputs(self.validate(rows, what)), rows.index)
+
+    def table(self, outputs: FloatArray, index: pd.Index) -> pd.DataFrame:
+        """The columns of :meth:`predict` for ``outputs``."""
         if self.task == "regression":
-            return pd.DataFrame({PREDICTION: outputs}, index=rows.index)
+            return pd.DataFrame({PREDICTION: outputs}, index=index)
         columns: dict[str, Any] = {PREDICTION: self.predicted_labels(outputs)}
         for i, label in enumerate(self.labels):
             columns[f"{PROBA_PREFIX}{label}"] = outputs[:, i]
-        return pd.DataFrame(columns, index=rows.index)
+        return pd.DataFrame(columns, index=index)
 
-    def records(
-        self, rows: pd.DataFrame, checked: bool = False
-    ) -> list[dict[str, Any]]:
-        """One ``{"prediction": ..., "probabilities": {...}}`` per row (API).
-
-        ``checked`` rows skip the schema: the API's request model, built from
-        the same feature schema, has already checked every value.
-        """
-        features = rows if checked else self.validate(rows, "The request")
-        outputs = self.outputs(features)
+    def records(self, outputs: FloatArray) -> list[dict[str, Any]]:
+        """One ``{"prediction": ..., "probabilities": {...}}`` per row (API)."""
         if self.task == "regression":
             return [{PREDICTION: value} for value in outputs.tolist()]
         names = [str(label) for label in self.labels]
