@@ -7,7 +7,6 @@ per framework from its lock and runs that project's own nox sessions.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -30,6 +29,7 @@ from bench import monitor as bench_monitor  # noqa: E402
 from bench import rendering as bench_rendering  # noqa: E402
 from bench import serve as bench_serve  # noqa: E402
 from bench import stages as bench_stages  # noqa: E402
+from bench.projects import git_commit_all  # noqa: E402
 from bench.template import FRAMEWORKS, render  # noqa: E402
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -168,40 +168,29 @@ def container_engine() -> str | None:
 
 @nox.session(default=False)
 def image(session: nox.Session) -> None:
-    """Build a rendered project's Docker image and run its pipeline inside (opt-in).
+    """Render a project per framework and run its own `nox -s image` (opt-in):
+    both Dockerfile targets built, the pipeline in the image proven
+    byte-identical to the host, the service proven to answer as host `predict`.
 
-    Needs docker or podman. `REPROML_IMAGE_BUILD_ARGS` and
-    `REPROML_IMAGE_RUN_ARGS` add options to the build and run commands, for
-    example `--build-arg BASE_IMAGE=localhost/python:3.12` where no registry is
-    reachable. Arguments after `--` are `framework=python` pairs (default:
-    both frameworks on Python 3.12).
+    Needs docker or podman. `REPROML_IMAGE_BUILD_ARGS` adds options to the
+    builds, for example `--build-arg BASE_IMAGE=localhost/python:3.12` where no
+    registry is reachable. Arguments after `--` are `framework=python` pairs
+    (default: both frameworks on Python 3.12).
     """
-    engine = container_engine()
-    if engine is None:
+    if container_engine() is None:
         session.skip("Neither docker nor podman can build images here.")
     install_test_tools(session)
     build_args = os.environ.get("REPROML_IMAGE_BUILD_ARGS", "").split()
-    run_args = os.environ.get("REPROML_IMAGE_RUN_ARGS", "").split()
     targets = session.posargs or [f"{framework}=3.12" for framework in FRAMEWORKS]
     for target in targets:
         framework, _, python = target.partition("=")
         with tempfile.TemporaryDirectory() as tmp:
             project = Path(tmp) / "project"
             render(session, project, ml_framework=framework, python_version=python)
-            tag = f"localhost/reproml-{framework}:test"
+            git_commit_all(project, "Start from reproml")
             start = time.perf_counter()
             session.run(
-                engine, "build", *build_args, "-t", tag, str(project), external=True
-            )
-            built = time.perf_counter() - start
-            output = session.run(
-                engine, "run", "--rm", *run_args, tag, "sh", "-c",
-                "dvc repro && echo METRICS && cat reports/metrics.json",
-                external=True, silent=True,
+                "nox", "--non-interactive", "-f", str(project / "noxfile.py"),
+                "-s", "image", "--", *build_args,
             )  # fmt: skip
-            metrics = json.loads(output.split("METRICS\n", 1)[1])
-            session.log(f"{framework}: image built in {built:.0f} s; metrics {metrics}")
-            if not metrics.get("accuracy", 0) > 0.9:
-                session.error(
-                    f"{framework}: the pipeline in the image scored {metrics}"
-                )
+            session.log(f"{framework}: checked in {time.perf_counter() - start:.0f} s")

@@ -1,6 +1,7 @@
 """Load test of one JSON endpoint on the loopback interface; standard library only.
 
-    python serve_load.py URL BODY_FILE --concurrency 8 --requests 2000 --seconds 20
+    python serve_load.py URL BODY_FILE --concurrency 8 --requests 2000 --seconds 20 \
+        [--header "Authorization: Bearer KEY"]
 
 Each of `concurrency` threads keeps one HTTP/1.1 connection open and posts the
 body again and again until `requests` have been sent or `seconds` have passed.
@@ -34,12 +35,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--header", action="append", default=[])
     args = parser.parse_args()
     url = urlsplit(args.url)
     if url.hostname != "127.0.0.1":
         parser.error("only 127.0.0.1 is load-tested")
     body = args.body.read_bytes()
     headers = {"Content-Type": "application/json"}
+    headers.update(tuple(h.split(": ", 1)) for h in args.header)
 
     def post(connection: http.client.HTTPConnection) -> tuple[float, int]:
         start = time.perf_counter()

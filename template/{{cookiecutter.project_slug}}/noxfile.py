@@ -385,11 +385,11 @@ def image(session: nox.Session) -> None:
     engine = container_engine(session)
     env = project_env(session)
     tags = {target: f"{IMAGE}-{target}:check" for target in ("pipeline", "serve")}
+    build = [engine, "build", *session.posargs]
+    if Path(engine).name == "podman":
+        build.append("--format=docker")  # its default format drops HEALTHCHECK
     for target, tag in tags.items():
-        session.run(
-            engine, "build", "--target", target, "--tag", tag, *session.posargs,
-            str(ROOT), external=True,
-        )  # fmt: skip
+        session.run(*build, "--target", target, "--tag", tag, str(ROOT), external=True)
     session.run("poetry", "run", "dvc", "repro", external=True, env=env)
     work = Path(tempfile.mkdtemp(prefix="image-check-"))
     work.chmod(0o777)  # the image's user writes here

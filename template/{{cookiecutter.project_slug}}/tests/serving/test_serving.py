@@ -16,10 +16,13 @@ import json
 import logging
 import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -801,3 +804,53 @@ def test_metrics_add_up_over_the_services_workers(
         with urllib.request.urlopen(request, timeout=30) as answer:
             assert answer.status == 200
     assert scored() - before == 40
+
+
+def test_a_prometheus_server_scrapes_the_service(
+    trained: Trained, served: str, tmp_path: Path
+) -> None:
+    """Opt-in: runs where a `prometheus` binary is on PATH (Debian's package)."""
+    prometheus = shutil.which("prometheus")
+    if prometheus is None:
+        pytest.skip("No prometheus binary here (apt-get install prometheus).")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "prometheus.yml"
+    target = served.removeprefix("http://")
+    scrape = {"job_name": "service", "static_configs": [{"targets": [target]}]}
+    config.write_text(
+        yaml.safe_dump({"global": {"scrape_interval": "1s"}, "scrape_configs": [scrape]})
+    )
+    rows = json.dumps({"rows": trained.feature_rows()[:3]}).encode()
+    for _ in range(5):
+        request = urllib.request.Request(
+            served + "/predict", rows, {"Content-Type": "application/json"}
+        )
+        urllib.request.urlopen(request, timeout=30).close()
+    process = subprocess.Popen(
+        [prometheus, f"--config.file={config}",
+         f"--web.listen-address=127.0.0.1:{port}",
+         f"--storage.tsdb.path={tmp_path / 'data'}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    query = "sum(" + PACKAGE + '_rows_scored_total{route="/predict"})'
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode(
+        {"query": query}
+    )
+    try:
+        deadline = time.monotonic() + 60
+        value = None
+        while time.monotonic() < deadline and not value:
+            time.sleep(1)
+            try:
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    result = json.loads(answer.read())["data"]["result"]
+            except OSError:
+                continue
+            value = float(result[0]["value"][1]) if result else None
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    # Earlier tests of this module scored through the same service too.
+    assert value is not None and value >= 15

@@ -337,7 +337,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     registered = load_registered(settings, str(uri)) if is_registry_uri(uri) else None
     params = registered.params if registered else load_params(settings.params_file)
     state: dict[str, Any] = {}
-    metrics = ServiceMetrics(ROUTES)
+    metrics = ServiceMetrics(ROUTES, params.data.task)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

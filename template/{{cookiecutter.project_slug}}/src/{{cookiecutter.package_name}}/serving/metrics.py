@@ -38,8 +38,9 @@ OTHER_ROUTE = "other"
 class ServiceMetrics:
     """The metrics of one application, named ``<package>_...``."""
 
-    def __init__(self, routes: set[str]) -> None:
+    def __init__(self, routes: set[str], task: str) -> None:
         self.routes = routes
+        self.task = task
         self.registry = CollectorRegistry()
         namespace = __package__.split(".")[0]
         self.requests = Counter(
@@ -64,20 +65,22 @@ class ServiceMetrics:
             namespace=namespace,
             registry=self.registry,
         )
-        self.classes = Counter(
-            "predictions",
-            "Predicted class of each scored row.",
-            ["label"],
-            namespace=namespace,
-            registry=self.registry,
-        )
-        self.values = Histogram(
-            "prediction_value",
-            "Predicted value of each scored row (regression).",
-            buckets=VALUE_BUCKETS,
-            namespace=namespace,
-            registry=self.registry,
-        )
+        if task == "classification":
+            self.classes = Counter(
+                "predictions",
+                "Predicted class of each scored row.",
+                ["label"],
+                namespace=namespace,
+                registry=self.registry,
+            )
+        else:
+            self.values = Histogram(
+                "prediction_value",
+                "Predicted value of each scored row.",
+                buckets=VALUE_BUCKETS,
+                namespace=namespace,
+                registry=self.registry,
+            )
         self.failures = Counter(
             "validation_failures",
             "Refused requests, by the kind of the first problem found.",
@@ -106,7 +109,7 @@ class ServiceMetrics:
     def scored(self, path: str, predictor: Predictor, outputs: FloatArray) -> None:
         """Count the rows of one scored request and what was predicted."""
         self.rows.labels(self.route(path)).inc(len(outputs))
-        if predictor.task == "regression":
+        if self.task == "regression":
             for value in outputs.tolist():
                 self.values.observe(value)
             return
