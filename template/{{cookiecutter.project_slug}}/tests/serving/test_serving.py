@@ -820,7 +820,9 @@ def test_a_prometheus_server_scrapes_the_service(
     target = served.removeprefix("http://")
     scrape = {"job_name": "service", "static_configs": [{"targets": [target]}]}
     config.write_text(
-        yaml.safe_dump({"global": {"scrape_interval": "1s"}, "scrape_configs": [scrape]})
+        yaml.safe_dump(
+            {"global": {"scrape_interval": "1s"}, "scrape_configs": [scrape]}
+        )
     )
     rows = json.dumps({"rows": trained.feature_rows()[:3]}).encode()
     for _ in range(5):
