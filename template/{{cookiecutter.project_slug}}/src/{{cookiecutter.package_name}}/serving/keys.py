@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Optional
 
 from fastapi import HTTPException, Security
@@ -21,12 +21,13 @@ def digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
-def key_check(keys: list[str]) -> Callable[..., None]:
+def key_check(keys: list[str]) -> Callable[..., Awaitable[None]]:
     """A FastAPI dependency that refuses, with 401, a request without one of
     ``keys`` as its bearer token."""
     digests = [digest(key) for key in keys]
 
-    def require_key(
+    # async: a plain function would be run in a worker thread, for nothing.
+    async def require_key(
         credentials: Annotated[
             Optional[HTTPAuthorizationCredentials], Security(bearer)
         ],
