@@ -737,12 +737,16 @@ def test_json_logs_give_one_object_per_request_with_its_echoed_id(
     assert (third["status"], third["rows"]) == (422, None)
 
 
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture(scope="module")
 def served(trained: Trained) -> Iterator[str]:
     """``python -m <package> serve`` with two workers on a loopback port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_loopback_port()
     env = subprocess_env(
         **{
             ENV_PREFIX + "PROJECT_ROOT": str(trained.root),
@@ -813,9 +817,7 @@ def test_a_prometheus_server_scrapes_the_service(
     prometheus = shutil.which("prometheus")
     if prometheus is None:
         pytest.skip("No prometheus binary here (apt-get install prometheus).")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_loopback_port()
     config = tmp_path / "prometheus.yml"
     target = served.removeprefix("http://")
     scrape = {"job_name": "service", "static_configs": [{"targets": [target]}]}
