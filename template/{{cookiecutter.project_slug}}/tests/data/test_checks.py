@@ -94,6 +94,19 @@ def test_a_regression_target_rescaled_is_named() -> None:
     assert "'progression_pct'" in message
 
 
+def test_a_key_beside_a_continuous_target_is_no_leakage() -> None:
+    # Every date and every price appear once: they pair one to one, by chance.
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "sold": pd.date_range("2023-01-01", periods=300, freq="D"),
+            "surface": rng.uniform(20, 200, 300),
+        }
+    )
+    frame["price"] = frame["surface"] * 3000 + rng.normal(0, 50_000, 300)
+    assert "leakage" not in findings_of(frame, "price")
+
+
 @settings(max_examples=20, deadline=None)
 @given(
     repeats=st.lists(st.integers(0, 299), min_size=1, max_size=8, unique=True),

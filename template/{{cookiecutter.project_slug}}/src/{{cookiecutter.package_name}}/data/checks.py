@@ -129,9 +129,12 @@ def leaking_features(frame: pd.DataFrame, data: DataParams) -> list[Finding]:
     for name, spec in data.features.items():
         column = frame[name]
         same_count = column.nunique() == distinct
+        # Two columns without a repeated value (a key, a timestamp; a
+        # continuous target) always pair one to one: that proves nothing.
+        repeats = distinct < target.notna().sum()
         if same_count and category_strings(column).equals(labels):
             what = "is a copy of the target"
-        elif same_count and one_to_one(column, target):
+        elif same_count and repeats and one_to_one(column, target):
             what = "recodes the target one to one"
         else:
             score = predictive_score(column, target, codes, spec.kind, data.task)
