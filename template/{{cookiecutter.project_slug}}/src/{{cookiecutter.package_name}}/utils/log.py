@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 LOG_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 JSON_FIELDS = ("levelname", "name", "message")
-"""Fields of every JSON line, after ``time``; a record's ``extra`` adds more."""
+"""Fields of every JSON line, with ``time``; a record's ``extra`` adds more."""
+# uvicorn adds its message with terminal colours: not for aggregators.
+LEFT_OUT = (*RESERVED_ATTRS, "color_message")
 
 
 def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
@@ -27,6 +30,7 @@ def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
             JsonFormatter(
                 JSON_FIELDS,
                 rename_fields={"levelname": "level", "name": "logger"},
+                reserved_attrs=LEFT_OUT,
                 timestamp="time",
             )
         )
