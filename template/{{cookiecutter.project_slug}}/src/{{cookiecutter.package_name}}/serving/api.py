@@ -282,7 +282,7 @@ def add_invocations_route(
             400: {"description": "The body cannot be read or its rows are invalid"},
             401: {"description": "An API key is required"},
             413: {"description": "The body is too large"},
-            415: {"description": "The content type is not JSON or CSV"},
+            415: {"description": "The content type is not JSON, CSV or Parquet"},
         },
     )
     async def invocations(request: Request) -> JSONResponse:

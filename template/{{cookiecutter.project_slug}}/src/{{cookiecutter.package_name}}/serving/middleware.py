@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi.responses import JSONResponse
-from starlette.datastructures import MutableHeaders
 
 from .metrics import ServiceMetrics
 
@@ -79,7 +78,8 @@ class RequestObserver:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = rid
+                echoed = (REQUEST_ID_HEADER.lower().encode(), rid.encode())
+                message["headers"] = [*message.get("headers", []), echoed]
             await send(message)
 
         declared = dict(scope.get("headers", [])).get(b"content-length", b"0")

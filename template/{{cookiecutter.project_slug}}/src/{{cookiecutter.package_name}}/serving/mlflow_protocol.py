@@ -3,7 +3,7 @@
 The JSON formats of ``mlflow models serve``: ``dataframe_split``
 (``{"columns": [...], "data": [[...], ...]}``), ``dataframe_records``
 (``[{...}, ...]``), and ``instances`` or ``inputs`` (rows, or one list per
-column); and CSV with a header line. The rows then pass the same request
+column); CSV with a header line; and Parquet. The rows then pass the same request
 model as ``/predict``; a NaN is a missing value, as pandas (and so MLflow's
 client) writes one. A body the protocol cannot read raises
 :class:`ProtocolError`, answered as MLflow answers (``error_code``, ``message``).
@@ -17,10 +17,12 @@ import math
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv"
+PARQUET_TYPE = "application/vnd.apache.parquet"
 Rows = list[Any]
 
 
@@ -54,8 +56,11 @@ def read_rows(body: bytes, content_type: str, text_columns: list[str]) -> Rows:
         return missing_as_none(json_rows(body))
     if media_type.lower() == CSV_TYPE:
         return csv_rows(body, text_columns)
+    if media_type.lower() == PARQUET_TYPE:
+        return parquet_rows(body)
     raise ProtocolError(
-        f"Content-Type {media_type!r} is not served: send {JSON_TYPE} or {CSV_TYPE}.",
+        f"Content-Type {media_type!r} is not served: send {JSON_TYPE}, "
+        f"{CSV_TYPE} or {PARQUET_TYPE}.",
         "content_type",
         status=415,
     )
@@ -147,5 +152,22 @@ def csv_rows(body: bytes, text_columns: list[str]) -> Rows:
         raise ProtocolError(
             f"The body is not CSV with a header line: {message}", "csv_invalid"
         ) from exc
+    return frame_rows(frame)
+
+
+def parquet_rows(body: bytes) -> Rows:
+    """Rows of a Parquet file; a null is a missing value."""
+    try:
+        frame = pd.read_parquet(io.BytesIO(body))
+    except (ValueError, OSError, pa.ArrowException) as exc:
+        message = " ".join(str(exc).split())
+        raise ProtocolError(
+            f"The body is not a Parquet file: {message}", "parquet_invalid"
+        ) from exc
+    return frame_rows(frame)
+
+
+def frame_rows(frame: pd.DataFrame) -> Rows:
+    """The frame's rows as objects, None where a value is missing."""
     rows: Rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     return rows
