@@ -393,30 +393,32 @@ def image(session: nox.Session) -> None:
     session.run("poetry", "run", "dvc", "repro", external=True, env=env)
     work = Path(tempfile.mkdtemp(prefix="image-check-"))
     work.chmod(0o777)  # the image's user writes here
-    python = ["poetry", "run", "python", "-m", PACKAGE]
-    session.run(*python, "predict", "data/interim/test.parquet",
-                str(work / "host.csv"), external=True, env=env)  # fmt: skip
-    # Its own run from scratch: the image holds no data, models or reports.
-    script = (
-        f"dvc repro && python -m {PACKAGE} predict data/interim/test.parquet "
-        f"/check/image.csv && cp models/{MODEL_FILE} reports/metrics.json /check/"
-    )
-    session.run(engine, "run", "--rm", "--volume", f"{work}:/check",
-                tags["pipeline"], "sh", "-c", script, external=True)  # fmt: skip
-    pairs = {
-        MODEL_FILE: (ROOT / "models" / MODEL_FILE, work / MODEL_FILE),
-        "metrics.json": (ROOT / "reports" / "metrics.json", work / "metrics.json"),
-        "test-split predictions": (work / "host.csv", work / "image.csv"),
-    }
-    for name, (host, built) in pairs.items():
-        session.log(f"{name}: host {sha256(host)}, image {sha256(built)}")
-        if sha256(host) != sha256(built):
-            session.error(f"{name} differs between this machine and the image.")
-    check_service(session, engine, tags["serve"], work, env)
-    for tag in tags.values():
-        size = inspect(engine, "--type", "image", tag)["Size"]
-        session.log(f"{tag}: {size / 1e6:.0f} MB")
-    shutil.rmtree(work, ignore_errors=True)
+    try:
+        python = ["poetry", "run", "python", "-m", PACKAGE]
+        session.run(*python, "predict", "data/interim/test.parquet",
+                    str(work / "host.csv"), external=True, env=env)  # fmt: skip
+        # Its own run from scratch: the image holds no data, models or reports.
+        script = (
+            f"dvc repro && python -m {PACKAGE} predict data/interim/test.parquet "
+            f"/check/image.csv && cp models/{MODEL_FILE} reports/metrics.json /check/"
+        )
+        session.run(engine, "run", "--rm", "--volume", f"{work}:/check",
+                    tags["pipeline"], "sh", "-c", script, external=True)  # fmt: skip
+        pairs = {
+            MODEL_FILE: (ROOT / "models" / MODEL_FILE, work / MODEL_FILE),
+            "metrics.json": (ROOT / "reports" / "metrics.json", work / "metrics.json"),
+            "test-split predictions": (work / "host.csv", work / "image.csv"),
+        }
+        for name, (host, built) in pairs.items():
+            session.log(f"{name}: host {sha256(host)}, image {sha256(built)}")
+            if sha256(host) != sha256(built):
+                session.error(f"{name} differs between this machine and the image.")
+        check_service(session, engine, tags["serve"], work, env)
+        for tag in tags.values():
+            size = inspect(engine, "--type", "image", tag)["Size"]
+            session.log(f"{tag}: {size / 1e6:.0f} MB")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def check_service(
