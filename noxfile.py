@@ -27,6 +27,7 @@ from bench import data as bench_data  # noqa: E402
 from bench import lifecycle as bench_lifecycle  # noqa: E402
 from bench import monitor as bench_monitor  # noqa: E402
 from bench import rendering as bench_rendering  # noqa: E402
+from bench import scale as bench_scale  # noqa: E402
 from bench import serve as bench_serve  # noqa: E402
 from bench import stages as bench_stages  # noqa: E402
 from bench.projects import git_commit_all  # noqa: E402
@@ -135,12 +136,15 @@ def bench(session: nox.Session) -> None:
     only the synthetic-data figures; `-- monitor` only the drift tests against
     Evidently; `-- serve` only the serving figures (the project's API against
     `mlflow models serve`); `-- stages` only the default project's `dvc repro -f`
-    and each stage's command alone, with tracking on.
+    and each stage's command alone, with tracking on; `-- scale` only the
+    scikit-learn project's data stages and its in-memory and streaming models
+    on 1M and 4M rows.
     """
     install_test_tools(session)
     parts = {
         "data": bench_data.run,
         "monitor": bench_monitor.run,
+        "scale": bench_scale.run,
         "serve": bench_serve.run,
         "stages": bench_stages.run,
     }

@@ -217,10 +217,11 @@ def report(
 @app.command()
 def monitor(
     current: Annotated[
-        Optional[Path],
+        Optional[str],
         typer.Argument(
-            help="New rows to check, a CSV, Excel (.xlsx) or Parquet file "
-            "(default: monitor.current in params.yaml, as the pipeline's stage)."
+            help="New rows to check, a CSV, Excel (.xlsx) or Parquet file or its "
+            "s3:// URL (default: monitor.current in params.yaml, as the "
+            "pipeline's stage)."
         ),
     ] = None,
     reference: Annotated[
@@ -244,6 +245,7 @@ def monitor(
     is a run by hand, written to reports/adhoc, which leaves the stage's
     outputs (and `dvc status`) alone.
     """
+    from .data.formats import is_remote
     from .data.versioning import check_outside_pipeline
 
     try:
@@ -252,14 +254,15 @@ def monitor(
         # Checked before the monitoring code loads, which takes seconds.
         inputs = {"Current data": current, "Reference data": reference}
         for what, given in inputs.items():
-            if given is not None and not given.is_file():
+            local = given is not None and not is_remote(str(given))
+            if local and not Path(str(given)).is_file():
                 raise ConfigError(f"{what} {given} does not exist.")
         stage = current is None and out is None
         out_dir = settings.drift_dir if stage else out or settings.adhoc_dir
         if not stage:
             for name in (settings.drift_report_file, settings.drift_figure_file):
                 check_outside_pipeline(settings, out_dir / name.name, "Report")
-        current = current or settings.project_root / params.monitor.current
+        current = current or str(settings.project_root / params.monitor.current)
 
         from .monitoring.monitor import monitor as check
         from .monitoring.report import summary
@@ -286,7 +289,8 @@ def init_data(
     path: Annotated[
         str,
         typer.Argument(
-            help="A CSV, Excel (.xlsx) or Parquet file, or a bundled sklearn:<name>."
+            help="A CSV, Excel (.xlsx) or Parquet file, an s3:// URL of one, or a "
+            "bundled sklearn:<name>."
         ),
     ],
     target: Annotated[str, typer.Option(help="The column to predict.")],
@@ -311,6 +315,7 @@ def init_data(
 ) -> None:
     """Adopt a data file: infer columns.yaml and the data section of params.yaml
     from it, and the task's plots in dvc.yaml."""
+    from .data.formats import is_remote
     from .data.init_data import format_report
     from .data.init_data import init_data as adopt
     from .data.sources import SOURCES
@@ -338,6 +343,12 @@ def init_data(
             "stage depends on it): commit that file, params.yaml, columns.yaml "
             "and dvc.yaml; `dvc push` uploads the data."
         )
+    elif is_remote(source):
+        typer.echo(
+            f"The ingest stage depends on {source}: `dvc repro` reruns it when "
+            "the object's ETag changes. Commit params.yaml, columns.yaml and "
+            "dvc.yaml."
+        )
     elif source not in SOURCES:
         typer.echo(
             f"{source} is not versioned: this project is not a DVC repository "
@@ -364,7 +375,10 @@ def info() -> None:
 @app.command()
 def predict(
     source: Annotated[
-        Path, typer.Argument(help="Raw rows: a CSV, Excel (.xlsx) or Parquet file.")
+        str,
+        typer.Argument(
+            help="Raw rows: a CSV, Excel (.xlsx) or Parquet file, or its s3:// URL."
+        ),
     ],
     destination: Annotated[
         Path, typer.Argument(help="Where to write them with their predictions.")

@@ -17,7 +17,6 @@ import logging
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,13 @@ import pandas as pd
 import pytest
 import schemathesis
 import yaml
-from conftest import PACKAGE, copy_project, subprocess_env, write_data_set
+from conftest import (
+    PACKAGE,
+    copy_project,
+    free_port,
+    subprocess_env,
+    write_data_set,
+)
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -746,16 +751,10 @@ def test_json_logs_give_one_object_per_request_with_its_echoed_id(
 WORKERS = 1 if os.name == "nt" else 2
 
 
-def free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(trained: Trained) -> Iterator[str]:
     """``python -m <package> serve`` with its workers on a loopback port."""
-    port = free_loopback_port()
+    port = free_port()
     env = subprocess_env(
         **{
             ENV_PREFIX + "PROJECT_ROOT": str(trained.root),
@@ -828,7 +827,7 @@ def test_a_prometheus_server_scrapes_the_service(
     prometheus = shutil.which("prometheus")
     if prometheus is None:
         pytest.skip("No prometheus binary here (apt-get install prometheus).")
-    port = free_loopback_port()
+    port = free_port()
     config = tmp_path / "prometheus.yml"
     target = served.removeprefix("http://")
     scrape = {"job_name": "service", "static_configs": [{"targets": [target]}]}

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import socket
 import subprocess
 import sys
 import tomllib
@@ -23,7 +22,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import DATA_SETS, copy_project, run, subprocess_env, update_params
+from conftest import (
+    DATA_SETS,
+    copy_project,
+    free_port,
+    run,
+    subprocess_env,
+    update_params,
+)
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
@@ -289,12 +295,6 @@ def test_the_champion_follows_new_data_with_its_signature(project: Path) -> None
         assert out.exists() == (code == 0)
     assert "does not fit the model" in done.stderr
     assert "the model was trained on other data" in done.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def cli(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

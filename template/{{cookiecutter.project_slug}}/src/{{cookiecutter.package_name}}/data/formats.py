@@ -14,10 +14,10 @@ INPUT_SUFFIXES = (*TABLE_SUFFIXES, ".xlsx")
 
 
 def check_table_path(
-    path: Path, what: str, suffixes: tuple[str, ...] = TABLE_SUFFIXES
+    path: Path | str, what: str, suffixes: tuple[str, ...] = TABLE_SUFFIXES
 ) -> None:
-    """Refuse a file name whose suffix is none of ``suffixes``."""
-    if path.suffix.lower() not in suffixes:
+    """Refuse a file name (or URL) whose suffix is none of ``suffixes``."""
+    if Path(path).suffix.lower() not in suffixes:
         raise ConfigError(
             f"{what} {path} must end in {', '.join(suffixes[:-1])} or "
             f"{suffixes[-1]}, the formats it is handled in."
@@ -27,3 +27,8 @@ def check_table_path(
 def is_text_table(path: Path) -> bool:
     """Whether the table at ``path`` is delimited text (CSV, TSV ...)."""
     return path.suffix.lower() not in (".parquet", ".xlsx")
+
+
+def is_remote(location: str) -> bool:
+    """Whether ``location`` is a URL (``s3://...``) rather than a path."""
+    return "://" in location

@@ -23,6 +23,7 @@ import logging
 import re
 import shutil
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,9 +51,9 @@ from ..utils import atomic
 from .checks import Finding, check_table
 from .checks import report as report_findings
 from .dialect import DELIMITERS, TextFormat, detect
-from .formats import is_text_table
+from .formats import is_remote, is_text_table
 from .schema import label_values, validate_frame
-from .sources import SOURCES, get_source
+from .sources import SOURCES, get_source, local_copy
 from .split import check_class_sizes
 from .versioning import is_dvc_repository, track, with_source_dep
 
@@ -377,8 +378,9 @@ def replace_section(
 
 
 def source_name(path: str, project_root: Path) -> str:
-    """How params.yaml refers to ``path``: relative to the project when inside."""
-    if path in SOURCES:
+    """How params.yaml refers to ``path``: relative to the project when inside;
+    a bundled table or a URL as it is."""
+    if path in SOURCES or is_remote(path):
         return path
     absolute = Path(path).expanduser().resolve()
     try:
@@ -469,9 +471,13 @@ def init_data(
     source = source_name(path, settings.project_root)
     is_file = source not in SOURCES
     text_format = None
-    if is_file and is_text_table(Path(source)):
-        text_format = read_format(settings, source, delimiter, encoding)
-    frame = get_source(source, target, settings.project_root, text_format).load()
+    with ExitStack() as stack:
+        local = source  # an object in storage is read from one local copy
+        if is_remote(source):
+            local = str(stack.enter_context(local_copy(source)))
+        if is_file and is_text_table(Path(source)):
+            text_format = read_format(settings, local, delimiter, encoding)
+        frame = get_source(local, target, settings.project_root, text_format).load()
     checks = (raw.get("data") or {}).get("checks", "warn")
     if checks not in CHECKS:
         raise ConfigError(
@@ -489,7 +495,9 @@ def init_data(
                 "decimal": text_format.decimal,
             }
         )
-    destination = placement(settings, source) if is_file else None
+    # An object in storage stays there: DVC follows it by its ETag.
+    adopted_file = is_file and not is_remote(source)
+    destination = placement(settings, source) if adopted_file else None
     if destination is not None:
         adopted = source_name(str(destination), settings.project_root)
         data = data.model_copy(update={"source": adopted})

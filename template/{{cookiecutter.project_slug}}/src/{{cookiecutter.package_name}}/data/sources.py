@@ -1,5 +1,9 @@
 """Where a labelled table comes from: a table bundled with scikit-learn (the
-default, so the pipeline runs offline) or a user's CSV, Excel or Parquet file.
+default, so the pipeline runs offline), a user's CSV, Excel or Parquet file,
+or such a file in object storage (``s3://bucket/key.csv``, read with fsspec;
+credentials and endpoint come from the environment as for any AWS tool:
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` or ``AWS_PROFILE``, and
+``AWS_ENDPOINT_URL`` for a server other than AWS's).
 
 Register another kind of source in :data:`SOURCES` and name it in
 ``data.source``; the pipeline itself does not change.
@@ -7,15 +11,20 @@ Register another kind of source in :data:`SOURCES` and name it in
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
 from typing import Protocol
 
+import fsspec
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ConfigError, PipelineError
 from .dialect import TextFormat
+from .formats import is_remote
 from .tables import read_table
 
 
@@ -83,13 +92,72 @@ class FileSource:
         return read_table(self.path, "data source", self.text)
 
 
+@contextmanager
+def local_copy(url: str, what: str = "Data source") -> Iterator[Path]:
+    """The object at ``url`` copied into a temporary folder under its own file
+    name, so that it is read (and its text format detected) as a local file;
+    the copy is removed afterwards. Streams: the table is never in memory here.
+    A pipeline error raised inside the block names ``url``, not the copy;
+    ``what`` names the data in messages.
+    """
+    name = PurePosixPath(url.split("://", 1)[1]).name
+    with tempfile.TemporaryDirectory(prefix="source-") as folder:
+        path = Path(folder) / (name or "table")
+        try:
+            with fsspec.open(url, "rb") as remote, path.open("wb") as local:
+                shutil.copyfileobj(remote, local, 1 << 20)
+        except FileNotFoundError:
+            raise ConfigError(
+                f"{what} {url} does not exist (no such bucket or object): check "
+                "the URL, and AWS_ENDPOINT_URL for a server other than AWS."
+            ) from None
+        except PermissionError as exc:
+            raise ConfigError(
+                f"{what} {url} cannot be read with the credentials of this "
+                f"environment: {exc}"
+            ) from None
+        except (ImportError, ValueError) as exc:
+            raise ConfigError(f"{what} {url} cannot be opened: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{what} {url} cannot be read: {exc}") from None
+        try:
+            yield path
+        except PipelineError as exc:
+            raise type(exc)(str(exc).replace(str(path), url)) from None
+
+
+def read_location(location: str, what: str) -> pd.DataFrame:
+    """The table in the file at ``location``, a path or a URL (``s3://...``)."""
+    if is_remote(location):
+        with local_copy(location, what) as path:
+            return read_table(path, what)
+    return read_table(Path(location), what)
+
+
+class RemoteSource:
+    """A CSV, Excel or Parquet file in object storage, e.g. ``s3://bucket/t.csv``;
+    a CSV file written in the format ``text`` (detected when None)."""
+
+    def __init__(self, url: str, text: TextFormat | None = None) -> None:
+        self.url = url
+        self.text = text
+
+    def load(self) -> pd.DataFrame:
+        """Fetch the object and read it as :class:`FileSource` reads a file."""
+        with local_copy(self.url) as path:
+            return read_table(path, "data source", self.text)
+
+
 def get_source(
     source: str, target: str, project_root: Path, text: TextFormat | None = None
 ) -> DataSource:
-    """The bundled table named ``source``, else the file at that path (a CSV
-    file read in the format ``text``, detected when None)."""
+    """The bundled table named ``source``, else the object at that URL or the
+    file at that path (a CSV file read in the format ``text``, detected when
+    None)."""
     factory = SOURCES.get(source)
     if factory is not None:
         return factory(target)
+    if is_remote(source):
+        return RemoteSource(source, text)
     path = Path(source).expanduser()
     return FileSource(path if path.is_absolute() else project_root / path, text)

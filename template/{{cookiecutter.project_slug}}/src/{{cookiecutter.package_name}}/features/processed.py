@@ -64,6 +64,54 @@ def processed_targets(path: Path, data: DataParams) -> np.ndarray:
     return encode_targets(target, data)
 
 
+class ProcessedFile:
+    """The processed training split's matrix, read a row group at a time."""
+
+    def __init__(self, path: Path, transform: FeatureTransform) -> None:
+        self.path = path
+        self.parquet = open_processed(path)
+        self.columns = transform.output_columns
+        names = self.parquet.schema_arrow.names
+        absent = [name for name in self.columns if name not in names]
+        if absent:
+            raise ConfigError(
+                f"Processed data {path} lacks the column(s) "
+                f"{', '.join(map(repr, absent[:5]))}: run the features stage again."
+            )
+        metadata = self.parquet.metadata
+        sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+        self.n_rows = metadata.num_rows
+        self.starts = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+        """The position of each row group's first row."""
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.starts)
+
+    def block(self, group: int) -> Matrix:
+        """The rows of row group ``group`` as a float32 matrix."""
+        batch = self.parquet.read_row_group(group, columns=self.columns)
+        block = np.column_stack(
+            [batch.column(name).to_numpy() for name in self.columns]
+        )
+        if not np.isfinite(block).all():
+            raise DataValidationError(
+                f"Processed data {self.path} holds missing or infinite values: run "
+                "the features stage again."
+            )
+        return block.astype(np.float32, copy=False)
+
+    def rows(self, positions: IntArray) -> Matrix:
+        """The rows at ``positions`` (ascending), read group by group."""
+        matrix = np.empty((len(positions), len(self.columns)), dtype=np.float32)
+        bounds = np.searchsorted(positions, [*self.starts, self.n_rows])
+        for group, start in enumerate(self.starts):
+            low, high = bounds[group], bounds[group + 1]
+            if high > low:
+                matrix[low:high] = self.block(group)[positions[low:high] - start]
+        return matrix
+
+
 def load_processed(
     path: Path, transform: FeatureTransform, order: IntArray | None = None
 ) -> Matrix:
@@ -74,28 +122,12 @@ def load_processed(
     (``BATCH_ROWS``, as :func:`write_processed` writes them) at a time, so that
     a model can get slices of one matrix instead of copies.
     """
-    parquet = open_processed(path)
-    columns = transform.output_columns
-    absent = [name for name in columns if name not in parquet.schema_arrow.names]
-    if absent:
-        raise ConfigError(
-            f"Processed data {path} lacks the column(s) "
-            f"{', '.join(map(repr, absent[:5]))}: run the features stage again."
-        )
-    n_rows = parquet.metadata.num_rows
-    destination = np.arange(n_rows)
+    processed = ProcessedFile(path, transform)
+    destination = np.arange(processed.n_rows)
     if order is not None:
-        destination[order] = np.arange(n_rows)
-    matrix = np.empty((n_rows, len(columns)), dtype=np.float32)
-    start = 0
-    for group in range(parquet.num_row_groups):
-        batch = parquet.read_row_group(group, columns=columns)
-        block = np.column_stack([batch.column(name).to_numpy() for name in columns])
-        if not np.isfinite(block).all():
-            raise DataValidationError(
-                f"Processed data {path} holds missing or infinite values: run "
-                "the features stage again."
-            )
+        destination[order] = np.arange(processed.n_rows)
+    matrix = np.empty((processed.n_rows, len(processed.columns)), dtype=np.float32)
+    for group, start in enumerate(processed.starts):
+        block = processed.block(group)
         matrix[destination[start : start + len(block)]] = block
-        start += len(block)
     return matrix

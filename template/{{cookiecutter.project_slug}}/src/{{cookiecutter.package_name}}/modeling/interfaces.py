@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..utils.arrays import FloatArray, Matrix
+from ..utils.arrays import FloatArray, IntArray, Matrix
 
 ProgressCallback = Callable[[int, dict[str, float]], None]
 """Called as ``callback(epoch, metrics)`` after each epoch of training (once,
@@ -59,6 +59,36 @@ class Resumable(Protocol):
         """Checkpoint to ``path``; with ``resume``, continue from the checkpoint
         there, refusing one whose ``fingerprint`` differs. Returns the number of
         epochs done already, whose progress :meth:`Model.fit` reports again."""
+
+
+class Blocks(Protocol):
+    """A matrix read a block of rows at a time, such as the row groups of the
+    processed training split (:class:`~..features.processed.ProcessedFile`)."""
+
+    starts: IntArray
+    """The position of each block's first row, ascending."""
+
+    def block(self, group: int) -> Matrix:
+        """The rows of block ``group``."""
+
+
+@runtime_checkable
+class Streaming(Protocol):
+    """A model that learns a block of rows at a time, so that the training
+    matrix never has to be in memory as a whole."""
+
+    def fit_stream(
+        self,
+        blocks: Blocks,
+        targets: np.ndarray,
+        rows: IntArray,
+        val_features: Matrix,
+        val_targets: np.ndarray,
+        on_epoch: ProgressCallback,
+    ) -> None:
+        """Train on the ``rows`` (ascending positions) of ``blocks``, whose
+        targets are ``targets`` (one per row of ``blocks``), reporting progress
+        on the validation pair."""
 
 
 class Evaluator(Protocol):

@@ -23,24 +23,29 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
+import psutil
 from dvclive.live import Live
 
 from ..config import Settings
 from ..data.split import split_indices
 from ..errors import ConfigError
-from ..features.processed import load_processed, processed_targets
+from ..features.processed import ProcessedFile, load_processed, processed_targets
 from ..features.transform import FeatureTransform, check_transform_matches
 from ..params import Params
 from ..utils import run_info
-from ..utils.arrays import Matrix
+from ..utils.arrays import IntArray, Matrix
 from ..utils.seeding import seed_everything
 from .evaluators import resolve_evaluator
-from .interfaces import Model, Resumable
-from .model import DEFAULT_MODELS, MODELS
+from .interfaces import Model, Resumable, Streaming
+from .model import DEFAULT_MODELS, MODELS, STREAMING_MODELS
 
 logger = logging.getLogger(__name__)
 
 CURVE_FILE = "training_curve.png"
+GIB = 2**30
+MEMORY_SHARE = 0.5
+"""The most of the free memory a training matrix may take: the model's own
+work (trees' binned copy, a forest, the MLP's batches) needs room too."""
 
 
 def is_main_process() -> bool:
@@ -108,14 +113,11 @@ def build_model(params: Params) -> Model:
         ) from exc
 
 
-def training_rows(
-    settings: Settings, params: Params, transform: FeatureTransform
-) -> tuple[Matrix, np.ndarray, int]:
-    """The processed training split in fit-then-validation row order, its
-    targets, and the number of fit rows.
-
-    The model gets two slices of one matrix, read in that order: no copies.
-    """
+def split_rows(
+    settings: Settings, params: Params
+) -> tuple[np.ndarray, IntArray, IntArray]:
+    """The targets of the processed training split, and the positions of its
+    fit and validation rows (each ascending)."""
     data = params.data
     targets = processed_targets(settings.processed_file, data)
     fit_rows, val_rows = split_indices(
@@ -124,9 +126,44 @@ def training_rows(
         params.train.val_size,
         params.seed,
     )
+    return targets, fit_rows, val_rows
+
+
+def training_rows(
+    settings: Settings, params: Params, transform: FeatureTransform
+) -> tuple[Matrix, np.ndarray, int]:
+    """The processed training split in fit-then-validation row order, its
+    targets, and the number of fit rows.
+
+    The model gets two slices of one matrix, read in that order: no copies.
+    """
+    targets, fit_rows, val_rows = split_rows(settings, params)
     order = np.concatenate([fit_rows, val_rows])
+    processed = ProcessedFile(settings.processed_file, transform)
+    check_memory(processed.n_rows, len(processed.columns), resolve_model(params))
     features = load_processed(settings.processed_file, transform, order)
     return features, targets[order], len(fit_rows)
+
+
+def check_memory(rows: int, columns: int, model: str) -> None:
+    """Refuse to load a training matrix that would take more than
+    ``MEMORY_SHARE`` of the memory free now, naming the ways around it."""
+    needed = rows * columns * np.dtype(np.float32).itemsize
+    free = psutil.virtual_memory().available
+    if needed <= MEMORY_SHARE * free:
+        return
+    ways = "Train on a machine with more free memory"
+    if STREAMING_MODELS:
+        ways = (
+            f"Set train.model to {' or '.join(STREAMING_MODELS)}, which reads it "
+            "a row group at a time, or train on a machine with more free memory"
+        )
+    raise ConfigError(
+        f"The processed training split is {rows:,} rows x {columns} columns: "
+        f"{needed / GIB:.1f} GiB as one matrix for {model}, more than "
+        f"{MEMORY_SHARE:.0%} of the {free / GIB:.1f} GiB of memory free now. "
+        f"{ways}."
+    )
 
 
 def train(settings: Settings, params: Params, resume: bool = False) -> Path:
@@ -140,7 +177,13 @@ def train(settings: Settings, params: Params, resume: bool = False) -> Path:
     seed_everything(params.seed)
     transform = FeatureTransform.load(settings.transform_file)
     check_transform_matches(transform, params.data)
-    features, targets, n_fit = training_rows(settings, params, transform)
+    if isinstance(model, Streaming):
+        # Only the validation rows and one row group at a time are in memory.
+        processed = ProcessedFile(settings.processed_file, transform)
+        targets, fit_rows, val_rows = split_rows(settings, params)
+        features = processed.rows(val_rows)
+    else:
+        features, targets, n_fit = training_rows(settings, params, transform)
     done = 0
     if isinstance(model, Resumable):
         data_files = (settings.processed_file, settings.transform_file)
@@ -166,13 +209,18 @@ def train(settings: Settings, params: Params, resume: bool = False) -> Path:
                 live.log_metric(key, value)
             live.next_step()
 
-        model.fit(
-            features[:n_fit],
-            targets[:n_fit],
-            features[n_fit:],
-            targets[n_fit:],
-            on_epoch,
-        )
+        if isinstance(model, Streaming):
+            model.fit_stream(
+                processed, targets, fit_rows, features, targets[val_rows], on_epoch
+            )
+        else:
+            model.fit(
+                features[:n_fit],
+                targets[:n_fit],
+                features[n_fit:],
+                targets[n_fit:],
+                on_epoch,
+            )
         if live is not None and len(history.get("train_loss", [])) > 1:
             # matplotlib is imported only when there is a curve to draw.
             from .plots import training_curve_figure

@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 
 from ..config import Settings
+from ..data.formats import is_remote
 from ..data.schema import label_values, validate_frame
+from ..data.sources import read_location
 from ..data.tables import read_table
 from ..errors import ConfigError, DataValidationError
 from ..modeling.evaluators import build_evaluator
@@ -148,15 +150,16 @@ def predicted(predictor: Predictor, outputs: FloatArray) -> pd.Series | FloatArr
 def monitor(
     settings: Settings,
     params: Params,
-    current_path: Path,
+    current_path: Path | str,
     reference_path: Path | None = None,
     out_dir: Path | None = None,
 ) -> DriftReport:
-    """Compare CURRENT with the reference; write ``drift.json``, its summary
-    ``metrics.json`` and ``drift.png`` to ``out_dir`` (default: the stage's
-    ``reports/drift``)."""
+    """Compare CURRENT (a path, or a URL such as ``s3://...``) with the
+    reference; write ``drift.json``, its summary ``metrics.json`` and
+    ``drift.png`` to ``out_dir`` (default: the stage's ``reports/drift``)."""
     data = params.data
-    if not current_path.is_file():
+    current_path = str(current_path)
+    if not is_remote(current_path) and not Path(current_path).is_file():
         raise ConfigError(f"Current data {current_path} does not exist.")
     reference_path = reference_path or settings.train_file
     reference = validated(
@@ -165,7 +168,9 @@ def monitor(
         f"reference data {reference_path}",
     )
     current = validated(
-        read_table(current_path, "Current data"), data, f"current data {current_path}"
+        read_location(current_path, "Current data"),
+        data,
+        f"current data {current_path}",
     )
     report = compare(reference, current, data, params.monitor)
     predictor = Predictor.from_project(settings, params)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import Settings
-from ..data.formats import INPUT_SUFFIXES, check_table_path
+from ..data.formats import INPUT_SUFFIXES, check_table_path, is_remote
 from ..errors import ConfigError, DataValidationError
 from ..params import Params
 from ..tracking.signature import column_mismatch
@@ -23,33 +23,36 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def check_paths(source: Path, destination: Path) -> None:
+def check_paths(source: str, destination: Path) -> None:
     """Refuse a missing input file, or a file name of a format that is not
-    read (input) or written (output)."""
+    read (input) or written (output). An input in object storage is checked
+    when it is read."""
     check_table_path(source, "Input", INPUT_SUFFIXES)
     check_table_path(destination, "Output")
-    if not source.is_file():
+    if not is_remote(source) and not Path(source).is_file():
         raise ConfigError(f"Input file {source} does not exist.")
 
 
 def predict_file(
     settings: Settings,
     params: Params,
-    source: Path,
+    source: str,
     destination: Path,
     model_uri: str | None = None,
 ) -> pd.DataFrame:
-    """Score every row of ``source`` into ``destination``: its columns, then
-    the prediction columns. Nothing is written when a row is invalid, or when
-    ``source`` lacks a column the model was trained on."""
+    """Score every row of ``source`` (a path, or a URL such as ``s3://...``)
+    into ``destination``: its columns, then the prediction columns. Nothing is
+    written when a row is invalid, or when ``source`` lacks a column the model
+    was trained on."""
     check_paths(source, destination)
     import pandas as pd
 
-    from ..data.tables import read_table, write_table
+    from ..data.sources import read_location
+    from ..data.tables import write_table
     from .loading import load_predictor
 
     predictor = load_predictor(settings, params, model_uri)
-    rows = read_table(source, "Input")
+    rows = read_location(source, "Input")
     mismatch = column_mismatch(
         predictor.params.data, [str(name) for name in rows.columns], params.data
     )
