@@ -42,6 +42,8 @@ Task = Literal["classification", "regression"]
 TASKS: tuple[Task, ...] = ("classification", "regression")
 Checks = Literal["warn", "error"]
 CHECKS: tuple[Checks, ...] = ("warn", "error")
+Engine = Literal["pandas", "dask"]
+ENGINES: tuple[Engine, ...] = ("pandas", "dask")
 Label = Union[StrictInt, StrictStr]
 """A class label as it appears in the data: an integer or a string."""
 COLUMNS_FILE = "columns.yaml"
@@ -141,6 +143,9 @@ class DataParams(BaseModel):
     """A CSV source's decimal mark: ``,`` for numbers written like ``5,1``."""
     checks: Checks = "warn"
     """What a data-quality or leakage finding does (see ``data.checks``)."""
+    engine: Engine = "pandas"
+    """What runs the data stages: pandas in this process, or Dask's partitions
+    for tables larger than memory (the outputs are the same)."""
     features: dict[str, FeatureSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -324,6 +329,22 @@ class RegisterParams(BaseModel):
     beat_champion: bool = True
 
 
+class DaskParams(BaseModel):
+    """How the Dask engine runs (``data.engine: dask``); none of it changes
+    what the stages write, so no stage depends on it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workers: int | None = Field(default=None, ge=1)
+    """Worker processes of the local cluster; None: as Dask picks for the cores."""
+    memory_limit: str = "auto"
+    """Each local worker's memory (``4GiB``); beyond it a worker spills to disk.
+    ``auto``: the machine's memory shared among the workers. The environment
+    variable ``DASK_MEMORY_LIMIT`` takes precedence."""
+    blocksize: str = "64MiB"
+    """Bytes of a CSV source read per partition."""
+
+
 class Params(BaseModel):
     """The whole of ``params.yaml``, with ``data.features`` from ``columns.yaml``."""
 
@@ -336,6 +357,7 @@ class Params(BaseModel):
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
     tune: TuneParams = Field(default_factory=TuneParams)
+    dask: DaskParams = Field(default_factory=DaskParams)
     # `register` would shadow pydantic's (ABCMeta's) BaseModel.register.
     registration: RegisterParams = Field(
         default_factory=RegisterParams, alias="register"

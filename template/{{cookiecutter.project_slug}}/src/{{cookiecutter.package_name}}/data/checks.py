@@ -27,6 +27,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from ..errors import DataValidationError
 from ..params import DataParams
+from ..utils.arrays import IntArray
 from .schema import category_strings
 
 logger = logging.getLogger(__name__)
@@ -88,8 +89,17 @@ def check_table(frame: pd.DataFrame, data: DataParams) -> list[Finding]:
 
 def check_split(train: pd.DataFrame, test: pd.DataFrame) -> list[Finding]:
     """Test rows that are exact copies (features and target) of training rows."""
-    seen = set(pd.util.hash_pandas_object(train, index=False))
-    shared = pd.util.hash_pandas_object(test, index=False).isin(seen)
+    return copied_rows(row_hashes(train), row_hashes(test))
+
+
+def row_hashes(frame: pd.DataFrame) -> pd.Series:
+    """A 64-bit hash of each row's values, indexed as ``frame``."""
+    return pd.util.hash_pandas_object(frame, index=False)
+
+
+def copied_rows(train: pd.Series, test: pd.Series) -> list[Finding]:
+    """The finding of :func:`check_split` from the rows' :func:`row_hashes`."""
+    shared = test.isin(set(train))
     if not shared.any():
         return []
     return [
@@ -119,7 +129,7 @@ def leaking_features(frame: pd.DataFrame, data: DataParams) -> list[Finding]:
     """Features that copy the target, recode it one to one, or alone predict
     it almost perfectly."""
     if len(frame) > SAMPLE_ROWS:
-        frame = frame.sample(SAMPLE_ROWS, random_state=0)
+        frame = frame.iloc[sample_rows(len(frame))]
     target = frame[data.target]
     labels = category_strings(target)
     distinct = target.nunique()
@@ -149,6 +159,15 @@ def leaking_features(frame: pd.DataFrame, data: DataParams) -> list[Finding]:
             )
         )
     return findings
+
+
+def sample_rows(n_rows: int) -> IntArray:
+    """Positions of the rows the checks judge a table of ``n_rows`` by: all of
+    them, in order, up to :data:`SAMPLE_ROWS`; beyond, a seeded sample of that
+    many (the Dask engine checks the whole table on these rows alone)."""
+    if n_rows <= SAMPLE_ROWS:
+        return np.arange(n_rows)
+    return np.random.RandomState(0).choice(n_rows, SAMPLE_ROWS, replace=False)
 
 
 def one_to_one(column: pd.Series, target: pd.Series) -> bool:

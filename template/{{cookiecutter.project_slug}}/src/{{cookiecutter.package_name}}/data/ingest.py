@@ -9,8 +9,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pandas as pd
+
 from ..config import Settings
-from ..params import Params
+from ..params import DataParams, Params
+from . import dask_engine
 from .dialect import TextFormat
 from .schema import validate_frame
 from .sources import SOURCES, get_source
@@ -26,15 +29,35 @@ def ingest(settings: Settings, params: Params) -> Path:
     if data.source not in SOURCES:
         check_source_declared(settings, data.source, data.target)
     text = TextFormat(data.delimiter, data.encoding, data.decimal)
-    frame = get_source(data.source, data.target, settings.project_root, text).load()
-    ignored = [
-        str(c) for c in frame.columns if c != data.target and c not in data.features
-    ]
-    frame = validate_frame(frame, data, f"source {data.source}", strict="filter")
-    if ignored:
-        logger.info("Ignored columns not in columns.yaml: %s", ", ".join(ignored))
     path = settings.raw_file
     columns = [*data.features, data.target]
-    write_parquet(path, frame if list(frame.columns) == columns else frame[columns])
-    logger.info("Wrote %d rows x %d columns to %s", *frame.shape, path)
+    what = f"source {data.source}"
+    if data.engine == "dask":
+        with dask_engine.cluster(params.dask):
+            table, found = dask_engine.read_source(
+                data, settings.project_root, text, params.dask.blocksize
+            )
+            log_ignored(found, data)
+            rows = table.map(keep_valid, data, what).write(path, "ingest")
+    else:
+        frame = get_source(data.source, data.target, settings.project_root, text).load()
+        log_ignored(list(frame.columns), data)
+        frame = keep_valid(frame, data, what)
+        rows = len(frame)
+        write_parquet(path, frame)
+    logger.info("Wrote %d rows x %d columns to %s", rows, len(columns), path)
     return path
+
+
+def keep_valid(frame: pd.DataFrame, data: DataParams, what: str) -> pd.DataFrame:
+    """The described columns of ``frame``, in order, validated."""
+    frame = validate_frame(frame, data, what, strict="filter")
+    columns = [*data.features, data.target]
+    return frame if list(frame.columns) == columns else frame[columns]
+
+
+def log_ignored(columns: list[str], data: DataParams) -> None:
+    """Say which columns of the source columns.yaml does not describe."""
+    ignored = [str(c) for c in columns if c != data.target and c not in data.features]
+    if ignored:
+        logger.info("Ignored columns not in columns.yaml: %s", ", ".join(ignored))

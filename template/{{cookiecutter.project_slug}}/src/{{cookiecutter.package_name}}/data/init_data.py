@@ -35,6 +35,7 @@ from ..config import Settings
 from ..errors import ConfigError, DataValidationError
 from ..params import (
     CHECKS,
+    ENGINES,
     TASKS,
     Checks,
     DataParams,
@@ -282,6 +283,7 @@ def data_section(data: DataParams) -> str:
         f"  test_size: {data.test_size}  # share of rows held out for evaluation",
         f"  checks: {data.checks}  # warn or error: what a data-quality or leakage "
         "finding does",
+        f"  engine: {data.engine}  # pandas, or dask for tables larger than memory",
     ]
     if is_text_table(Path(data.source)) and data.source not in SOURCES:
         lines += [
@@ -483,7 +485,13 @@ def init_data(
         raise ConfigError(
             f"data.checks in {params_path} must be warn or error, not {checks!r}."
         )
+    engine = (raw.get("data") or {}).get("engine", "pandas")
+    if engine not in ENGINES:
+        raise ConfigError(
+            f"data.engine in {params_path} must be pandas or dask, not {engine!r}."
+        )
     data, report = infer_data(frame, source, target, task, splits, checks)
+    data = data.model_copy(update={"engine": engine})
     findings = check_table(frame, data)
     if data.checks == "error":
         report_findings(findings, data, source)

@@ -82,14 +82,19 @@ class FileSource:
         self.path = path
         self.text = text
 
-    def load(self) -> pd.DataFrame:
-        """Read the file; raise a pipeline error if it is absent or unreadable."""
+    @property
+    def location(self) -> str:
+        """The file's path; raise a pipeline error if there is no such file."""
         if not self.path.is_file():
             raise ConfigError(
                 f"Data source {self.path} does not exist: set data.source in "
                 f"params.yaml to a data file or to one of {', '.join(SOURCES)}."
             )
-        return read_table(self.path, "data source", self.text)
+        return str(self.path)
+
+    def load(self) -> pd.DataFrame:
+        """Read the file; raise a pipeline error if it is absent or unreadable."""
+        return read_table(Path(self.location), "data source", self.text)
 
 
 @contextmanager
@@ -107,10 +112,7 @@ def local_copy(url: str, what: str = "Data source") -> Iterator[Path]:
             with fsspec.open(url, "rb") as remote, path.open("wb") as local:
                 shutil.copyfileobj(remote, local, 1 << 20)
         except FileNotFoundError:
-            raise ConfigError(
-                f"{what} {url} does not exist (no such bucket or object): check "
-                "the URL, and AWS_ENDPOINT_URL for a server other than AWS."
-            ) from None
+            raise missing_object(url, what) from None
         except PermissionError as exc:
             raise ConfigError(
                 f"{what} {url} cannot be read with the credentials of this "
@@ -124,6 +126,14 @@ def local_copy(url: str, what: str = "Data source") -> Iterator[Path]:
             yield path
         except PipelineError as exc:
             raise type(exc)(str(exc).replace(str(path), url)) from None
+
+
+def missing_object(url: str, what: str) -> ConfigError:
+    """The error for a URL that names no object."""
+    return ConfigError(
+        f"{what} {url} does not exist (no such bucket or object): check the URL, "
+        "and AWS_ENDPOINT_URL for a server other than AWS."
+    )
 
 
 def read_location(location: str, what: str) -> pd.DataFrame:
@@ -141,6 +151,10 @@ class RemoteSource:
     def __init__(self, url: str, text: TextFormat | None = None) -> None:
         self.url = url
         self.text = text
+
+    @property
+    def location(self) -> str:
+        return self.url
 
     def load(self) -> pd.DataFrame:
         """Fetch the object and read it as :class:`FileSource` reads a file."""

@@ -9,6 +9,7 @@ to write than CSV. Every writer replaces its file in one step (see
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -23,8 +24,7 @@ from .dialect import TextFormat, detect
 def read_table(path: Path, what: str, text: TextFormat | None = None) -> pd.DataFrame:
     """Read a CSV, Excel or Parquet file, turning every failure into a clear
     error; a CSV file in the format ``text``, detected when not given."""
-    if not path.is_file():
-        raise ConfigError(f"{what} {path} does not exist: run the earlier stages.")
+    check_exists(path, what)
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         return read_excel(path, what)
@@ -38,6 +38,12 @@ def read_table(path: Path, what: str, text: TextFormat | None = None) -> pd.Data
         release_arrow_memory()
         return frame
     return read_csv(path, what, text or detect(path, what))
+
+
+def check_exists(path: Path, what: str) -> None:
+    """Refuse a file an earlier stage should have written but has not."""
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} does not exist: run the earlier stages.")
 
 
 def release_arrow_memory() -> None:
@@ -94,7 +100,7 @@ def read_excel(path: Path, what: str) -> pd.DataFrame:
     return frame
 
 
-def check_distinct_names(header: list[str], path: Path, what: str) -> None:
+def check_distinct_names(header: list[str], path: Path | str, what: str) -> None:
     """Refuse a header that names a column twice (pandas would rename one)."""
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
@@ -104,16 +110,57 @@ def check_distinct_names(header: list[str], path: Path, what: str) -> None:
         )
 
 
+ROW_GROUP_ROWS = 1 << 20
+"""Rows per Parquet row group between the stages (pyarrow's own default)."""
+
+
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:
     """Replace ``path`` with ``frame`` as Parquet, without the index."""
-    write_arrow(path, pa.Table.from_pandas(frame, preserve_index=False))
+    write_tables(path, [arrow_table(frame)])
 
 
-def write_arrow(path: Path, table: pa.Table) -> None:
-    """Replace ``path`` with ``table`` as Parquet, atomically."""
+def arrow_table(frame: pd.DataFrame) -> pa.Table:
+    """``frame`` as an Arrow table, without the index."""
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def write_tables(
+    path: Path, tables: Iterable[pa.Table], row_group_rows: int | None = None
+) -> int:
+    """Replace ``path`` with the rows of ``tables``, one after another, as one
+    Parquet file in row groups of ``row_group_rows`` rows (default
+    :data:`ROW_GROUP_ROWS`; the last one shorter), however many rows each
+    table holds: the file is the same
+    whether its rows came in one table or in parts. The schema is the first
+    table's. Returns the number of rows written.
+    """
+    row_group_rows = row_group_rows or ROW_GROUP_ROWS
+    written = 0
     with atomic.replacing(path) as tmp:
-        pq.write_table(table, tmp)
+        writer: pq.ParquetWriter | None = None
+        pending: list[pa.Table] = []
+        try:
+            for table in tables:
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                pending.append(table.cast(writer.schema))
+                held = sum(part.num_rows for part in pending)
+                while held >= row_group_rows:
+                    rows = pa.concat_tables(pending).combine_chunks()
+                    writer.write_table(rows.slice(0, row_group_rows), row_group_rows)
+                    pending, held = [rows.slice(row_group_rows)], held - row_group_rows
+                    written += row_group_rows
+            if writer is None:
+                raise ValueError("write_tables needs at least one table")
+            rest = pa.concat_tables(pending).combine_chunks()
+            if rest.num_rows or not written:
+                writer.write_table(rest, row_group_rows)
+            written += int(rest.num_rows)
+        finally:
+            if writer is not None:
+                writer.close()
     release_arrow_memory()
+    return written
 
 
 def write_table(path: Path, frame: pd.DataFrame) -> None:
@@ -122,3 +169,19 @@ def write_table(path: Path, frame: pd.DataFrame) -> None:
         write_parquet(path, frame)
     else:
         atomic.write_csv(path, frame)
+
+
+class ParquetColumns:
+    """The columns of a Parquet file by name, each read in full when asked for,
+    so that only one is in memory at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.parquet = pq.ParquetFile(path)
+
+    def __len__(self) -> int:
+        return int(self.parquet.metadata.num_rows)
+
+    def __getitem__(self, name: str) -> pd.Series:
+        column: pd.Series = self.parquet.read(columns=[name]).to_pandas()[name]
+        release_arrow_memory()
+        return column

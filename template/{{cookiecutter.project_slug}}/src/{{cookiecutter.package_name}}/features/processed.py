@@ -4,6 +4,7 @@ in memory twice."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..data.tables import write_tables
 from ..errors import ConfigError, DataValidationError
 from ..params import DataParams
-from ..utils import atomic
 from ..utils.arrays import IntArray, Matrix
 from .targets import encode_targets
 from .transform import FeatureTransform
@@ -30,17 +31,23 @@ def write_processed(
     The rows are transformed and written ``BATCH_ROWS`` at a time, a row group
     each, so the whole matrix is never in memory next to the table.
     """
-    targets = pa.array(frame[target].to_numpy())
-    schema = pa.schema(
-        [pa.field(name, pa.float32()) for name in transform.output_columns]
-        + [pa.field(target, targets.type)]
-    )
-    with atomic.replacing(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
-        for start in range(0, len(frame), BATCH_ROWS):
-            matrix = transform.transform(frame.iloc[start : start + BATCH_ROWS])
-            columns = [pa.array(column) for column in matrix.T]
-            columns.append(targets.slice(start, len(matrix)))
-            writer.write_batch(pa.record_batch(columns, schema=schema))
+    write_tables(path, processed_tables(transform, frame, target), BATCH_ROWS)
+
+
+def processed_tables(
+    transform: FeatureTransform, frame: pd.DataFrame, target: str
+) -> Iterator[pa.Table]:
+    """The matrix of ``frame`` and its target column, ``BATCH_ROWS`` rows at a
+    time, as the tables :func:`write_processed` writes."""
+    for start in range(0, max(len(frame), 1), BATCH_ROWS):
+        rows = frame.iloc[start : start + BATCH_ROWS]
+        matrix = transform.transform(rows)
+        columns = {
+            name: pa.array(column)
+            for name, column in zip(transform.output_columns, matrix.T)
+        }
+        columns[target] = pa.array(rows[target].to_numpy())
+        yield pa.table(columns)
 
 
 def open_processed(path: Path) -> pq.ParquetFile:

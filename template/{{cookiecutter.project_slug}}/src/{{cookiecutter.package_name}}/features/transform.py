@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,15 @@ from ..utils import atomic
 from ..utils.arrays import FloatArray, Matrix
 
 logger = logging.getLogger(__name__)
+
+
+class Columns(Protocol):
+    """Rows to fit on, given a column at a time: a DataFrame is one."""
+
+    def __getitem__(self, name: str) -> pd.Series: ...
+
+    def __len__(self) -> int: ...
+
 
 SCALER_KINDS = ("standard", "minmax", "none")
 MISSING = "<missing>"
@@ -64,17 +73,32 @@ class Scaler:
 
     def fit(self, values: FloatArray) -> Scaler:
         """Learn centre and scale of every column of ``values``."""
-        if self.kind == "standard":
-            center, scale = values.mean(axis=0), values.std(axis=0)
-        elif self.kind == "minmax":
-            center = values.min(axis=0)
-            scale = values.max(axis=0) - center
-        else:
-            center, scale = np.zeros(values.shape[1]), np.ones(values.shape[1])
+        return self.fit_columns(values.T)
+
+    def fit_columns(self, columns: Iterable[FloatArray]) -> Scaler:
+        """Learn centre and scale of each of ``columns``, one at a time.
+
+        Each column is reduced on its own, as a contiguous array: the result
+        does not depend on how the columns were stored or where they came from.
+        """
+        centers, scales = [], []
+        for column in columns:
+            values = np.ascontiguousarray(column, dtype=np.float64)
+            if self.kind == "standard":
+                center, scale = values.mean(), values.std()
+            elif self.kind == "minmax":
+                center = values.min()
+                scale = values.max() - center
+            else:
+                center, scale = 0.0, 1.0
+            centers.append(center)
+            scales.append(scale)
+        center = np.asarray(centers, dtype=np.float64)
+        spread = np.asarray(scales, dtype=np.float64)
         # A spread at the level of rounding error means a constant column.
         tiny = 64 * np.finfo(np.float64).eps * np.maximum(np.abs(center), 1.0)
-        self.center = np.asarray(center, dtype=np.float64)
-        self.scale = np.where(scale > tiny, scale, 1.0)
+        self.center = center
+        self.scale = np.where(spread > tiny, spread, 1.0)
         return self
 
     def transform(self, values: FloatArray) -> FloatArray:
@@ -213,7 +237,7 @@ class FeatureTransform:
         ]
         return [*self.numeric, *calendar]
 
-    def numbers(self, frame: pd.DataFrame) -> Iterator[FloatArray]:
+    def numbers(self, frame: Columns) -> Iterator[FloatArray]:
         """Each of :attr:`number_columns` of the rows ``frame``, in order."""
         for name in self.numeric:
             yield frame[name].to_numpy(dtype=np.float64)
@@ -226,38 +250,38 @@ class FeatureTransform:
     @classmethod
     def fit(
         cls,
-        frame: pd.DataFrame,
+        frame: Columns,
         data: DataParams,
         scaler: str,
         min_category_share: float = 0.0,
     ) -> FeatureTransform:
         """Learn medians, scale and categories from the training rows ``frame``;
-        categories in fewer than ``min_category_share`` of them are pooled."""
+        categories in fewer than ``min_category_share`` of them are pooled.
+
+        The statistics are learnt one column at a time, so ``frame`` may also
+        be a file read column by column (:class:`~..data.tables.ParquetColumns`):
+        the transform is the same.
+        """
         dates = {name: has_time(frame[name]) for name in data.dates}
         unfitted = cls(data.numeric, [], Scaler(scaler), {}, dates)
-        columns = list(unfitted.numbers(frame))
-        numeric = np.column_stack(columns) if columns else np.empty((len(frame), 0))
-        missing = np.isnan(numeric)
-        medians = np.array(
-            [
-                (
-                    np.median(numeric[~missing[:, i], i])
-                    if not missing[:, i].all()
-                    else 0.0
-                )
-                for i in range(numeric.shape[1])
-            ]
-        )
-        np.copyto(numeric, medians, where=missing)  # in place: one matrix, not two
-        encoders = {
-            name: CategoryEncoder.fit(
-                frame[name], data.features[name].nullable, min_category_share
+        medians: list[float] = []
+
+        def imputed() -> Iterator[FloatArray]:
+            for values in unfitted.numbers(frame):
+                missing = np.isnan(values)
+                present = values[~missing]
+                medians.append(float(np.median(present)) if len(present) else 0.0)
+                yield np.where(missing, medians[-1], values)
+
+        fitted_scaler = Scaler(scaler).fit_columns(imputed())
+        encoders = {}
+        for name in data.categorical:
+            values = frame[name]
+            encoder = CategoryEncoder.fit(
+                values, data.features[name].nullable, min_category_share
             )
-            for name in data.categorical
-        }
-        for name, encoder in encoders.items():
-            kept = set(encoder.categories) - {OTHER, MISSING}
-            rare = frame[name].nunique() - len(kept)
+            encoders[name] = encoder
+            rare = values.nunique() - len(set(encoder.categories) - {OTHER, MISSING})
             if encoder.pooled and rare > 0:
                 logger.info(
                     "Column %r: %d categories rarer than %g of the training rows "
@@ -267,13 +291,7 @@ class FeatureTransform:
                     min_category_share,
                     OTHER,
                 )
-        return cls(
-            data.numeric,
-            medians.tolist(),
-            Scaler(scaler).fit(numeric),
-            encoders,
-            dates,
-        )
+        return cls(data.numeric, medians, fitted_scaler, encoders, dates)
 
     @property
     def input_columns(self) -> list[str]:
