@@ -142,6 +142,11 @@ def test_project_integration_tests_pass(installed: Project) -> None:
             "regression",
         )
     }
+    # the Dask engine on a real scheduler writes the pandas engine's files
+    dask_engine = {
+        f"test_the_engines_write_the_same_files[{name}]"
+        for name in ("categorical-with-missing", "dated", "awkward")
+    } | {"test_without_a_scheduler_a_local_cluster_runs_the_stage"}
     reproducible = {
         f"test_same_seed_same_weights_and_metrics[{name}]"
         for name in ("default", "regression")
@@ -174,7 +179,7 @@ def test_project_integration_tests_pass(installed: Project) -> None:
             "test_killed_training_resumes_to_identical_weights_and_metrics",
             "test_two_ddp_runs_with_one_seed_give_identical_weights",
         }
-    assert own_data | reproducible <= passed, output
+    assert own_data | reproducible | dask_engine <= passed, output
     assert not re.search(r"\d+ failed", output), output
 
 

@@ -532,7 +532,7 @@ def test_update_moves_adopted_columns_into_columns_yaml(
     data = yaml.safe_load(text)["data"]
     # The project's own data, and the settings later releases added beside it.
     own = {k: v for k, v in adopted.items() if k != "features"}
-    assert data == {**own, "checks": "warn"}
+    assert data == {**own, "checks": "warn", "engine": "pandas"}
     assert "# every label, as in the data; empty for regression" in text
     columns = yaml.safe_load((project.path / "columns.yaml").read_text())
     assert columns == adopted["features"]

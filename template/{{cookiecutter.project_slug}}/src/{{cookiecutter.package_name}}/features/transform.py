@@ -93,12 +93,11 @@ class Scaler:
                 center, scale = 0.0, 1.0
             centers.append(center)
             scales.append(scale)
-        center = np.asarray(centers, dtype=np.float64)
-        spread = np.asarray(scales, dtype=np.float64)
+        center, scale = np.asarray(centers), np.asarray(scales)
         # A spread at the level of rounding error means a constant column.
         tiny = 64 * np.finfo(np.float64).eps * np.maximum(np.abs(center), 1.0)
-        self.center = center
-        self.scale = np.where(spread > tiny, spread, 1.0)
+        self.center = np.asarray(center, dtype=np.float64)
+        self.scale = np.where(scale > tiny, scale, 1.0)
         return self
 
     def transform(self, values: FloatArray) -> FloatArray:
