@@ -8,9 +8,10 @@ from pathlib import Path
 
 import nox
 
-from .measure import printed, run_measured, timed
+from .measure import run_measured, timed
 from .projects import (
     PIPELINE_STAGES,
+    adopt_synthetic_table,
     installed_project,
     package_of,
     use_project_environments,
@@ -18,7 +19,6 @@ from .projects import (
 from .template import FRAMEWORKS
 
 ROWS = (10_000, 100_000, 1_000_000)
-SYNTHETIC_TABLE = str(Path(__file__).with_name("synthetic_table.py"))
 SHORT_TRAINING = str(Path(__file__).with_name("short_training.py"))
 
 
@@ -30,10 +30,7 @@ def run(session: nox.Session) -> None:
             csv = project / "data" / "external" / "bench.csv"
             cli = [python, "-m", package_of(project)]
             for rows in ROWS:
-                size = float(printed(session, python, SYNTHETIC_TABLE, str(rows),
-                                     str(csv), cwd=project))  # fmt: skip
-                timed(session, *cli, "init-data", str(csv), "--target", "label",
-                      cwd=project)  # fmt: skip
+                size = adopt_synthetic_table(session, project, python, rows, csv)
                 if framework == "pytorch":
                     timed(session, python, SHORT_TRAINING, "params.yaml", cwd=project)
                 stages = [run_measured(session, [*cli, stage], project)

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import nox
 
-from .measure import timed
+from .measure import printed, timed
 from .template import render
 
 # The Python of every benchmarked project.
 PYTHON = "3.12"
+SYNTHETIC_TABLE = str(Path(__file__).with_name("synthetic_table.py"))
 # Every stage of dvc.yaml, in its order.
 PIPELINE_STAGES = (
     "ingest",
@@ -63,3 +64,15 @@ def installed_project(
         timed(session, "poetry", "env", "use", f"python{python}", cwd=project)
         timed(session, "poetry", "install", "--only", "main", cwd=project)
         yield project, str(project / ".venv" / "bin" / "python")
+
+
+def adopt_synthetic_table(
+    session: nox.Session, project: Path, python: str, rows: int, table: Path
+) -> float:
+    """Write the synthetic table of `rows` rows to `table` (CSV or Parquet by
+    its suffix) and adopt it with `init-data`; its size in MiB in pandas."""
+    size = float(printed(session, python, SYNTHETIC_TABLE, str(rows), str(table),
+                         cwd=project))  # fmt: skip
+    timed(session, python, "-m", package_of(project), "init-data", str(table),
+          "--target", "label", cwd=project)  # fmt: skip
+    return size

@@ -16,15 +16,19 @@ from pathlib import Path
 
 import nox
 
-from .measure import printed, run_measured, timed
-from .projects import installed_project, package_of, use_project_environments
+from .measure import run_measured
+from .projects import (
+    adopt_synthetic_table,
+    installed_project,
+    package_of,
+    use_project_environments,
+)
 
 ROWS = (1_000_000, 4_000_000)
 DATA_STAGES = ("ingest", "prepare", "features")
 MODELS = ("hist_gradient_boosting", "sgd")
 ENGINES = ("pandas", "dask")
 DASK_WORKER_MEMORY = "1GiB"
-SYNTHETIC_TABLE = str(Path(__file__).with_name("synthetic_table.py"))
 
 
 def set_param(project: Path, section: str, key: str, value: str) -> None:
@@ -46,10 +50,7 @@ def run(session: nox.Session) -> None:
         table = project / "data" / "external" / "scale.parquet"
         cli = [python, "-m", package_of(project)]
         for rows in ROWS:
-            size = float(printed(session, python, SYNTHETIC_TABLE, str(rows),
-                                 str(table), cwd=project))  # fmt: skip
-            timed(session, *cli, "init-data", str(table), "--target", "label",
-                  cwd=project)  # fmt: skip
+            size = adopt_synthetic_table(session, project, python, rows, table)
             for engine in reversed(ENGINES):  # pandas's outputs stay for training
                 set_param(project, "data", "engine", engine)
                 stages = [run_measured(session, [*cli, stage], project)
