@@ -278,6 +278,24 @@ def test_a_shadowed_duplicate_is_dropped_and_a_needed_one_kept() -> None:
     assert drop_shadowed(uncovered) == (uncovered, [])
 
 
+def test_every_text_file_is_as_the_whitespace_hooks_leave_it(project: Project) -> None:
+    # The project's pre-commit fixes ends of files and trailing whitespace: a
+    # render they would change fails its own lint (Jinja tags at a file's end
+    # or line ends are where that happens).
+    changed = []
+    for path in sorted(project.path.rglob("*")):
+        data = path.read_bytes() if path.is_file() else b""
+        if not data or b"\0" in data or ".git" in path.parts:
+            continue
+        text = data.decode("utf-8")
+        name = path.relative_to(project.path).as_posix()
+        if not text.endswith("\n") or text.endswith("\n\n"):
+            changed.append(f"{name}: end of file")
+        if any(line != line.rstrip() for line in text.splitlines()):
+            changed.append(f"{name}: trailing whitespace")
+    assert changed == []
+
+
 def test_lock_is_valid_for_the_rendered_pyproject(project: Project) -> None:
     run(tool("poetry"), "check", "--lock", "--no-interaction", cwd=project.path)
 
