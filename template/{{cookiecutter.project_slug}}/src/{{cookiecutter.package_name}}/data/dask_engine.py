@@ -159,7 +159,8 @@ class Partitioned:
     def column(self, name: str) -> pd.Series:
         """The whole column ``name``, brought to this process."""
         parts = compute(*(delayed(select)(part, name) for part in self.parts))
-        return pd.concat(parts) if parts else pd.Series(dtype=object)
+        column: pd.Series = pd.concat(parts)  # a table has one partition or more
+        return column
 
     def persist(self) -> Partitioned:
         """The table computed once and kept by the cluster (spilled to disk
