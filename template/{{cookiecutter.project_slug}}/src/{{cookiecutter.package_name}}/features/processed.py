@@ -119,6 +119,20 @@ class ProcessedFile:
         return matrix
 
 
+class MatrixBlocks:
+    """A matrix in memory, read in blocks of ``rows`` rows as a
+    :class:`ProcessedFile` is read in row groups."""
+
+    def __init__(self, matrix: Matrix, rows: int = BATCH_ROWS) -> None:
+        self.matrix = matrix
+        self.rows = rows
+        self.starts = np.arange(0, len(matrix), rows, dtype=np.int64)
+
+    def block(self, group: int) -> Matrix:
+        start = group * self.rows
+        return self.matrix[start : start + self.rows]
+
+
 def load_processed(
     path: Path, transform: FeatureTransform, order: IntArray | None = None
 ) -> Matrix:

@@ -74,8 +74,12 @@ class Blocks(Protocol):
 
 @runtime_checkable
 class Streaming(Protocol):
-    """A model that learns a block of rows at a time, so that the training
+    """A model that can learn a block of rows at a time, so that the training
     matrix never has to be in memory as a whole."""
+
+    @property
+    def streams(self) -> bool:
+        """Whether, as configured, it trains by :meth:`fit_stream`."""
 
     def fit_stream(
         self,

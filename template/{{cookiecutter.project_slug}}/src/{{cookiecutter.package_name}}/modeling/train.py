@@ -37,7 +37,7 @@ from ..utils.arrays import IntArray, Matrix
 from ..utils.seeding import seed_everything
 from .evaluators import resolve_evaluator
 from .interfaces import Model, Resumable, Streaming
-from .model import DEFAULT_MODELS, MODELS, STREAMING_MODELS
+from .model import DEFAULT_MODELS, MODELS, STREAMING
 
 logger = logging.getLogger(__name__)
 
@@ -152,17 +152,11 @@ def check_memory(rows: int, columns: int, model: str) -> None:
     free = psutil.virtual_memory().available
     if needed <= MEMORY_SHARE * free:
         return
-    ways = "Train on a machine with more free memory"
-    if STREAMING_MODELS:
-        ways = (
-            f"Set train.model to {' or '.join(STREAMING_MODELS)}, which reads it "
-            "a row group at a time, or train on a machine with more free memory"
-        )
     raise ConfigError(
         f"The processed training split is {rows:,} rows x {columns} columns: "
         f"{needed / GIB:.1f} GiB as one matrix for {model}, more than "
         f"{MEMORY_SHARE:.0%} of the {free / GIB:.1f} GiB of memory free now. "
-        f"{ways}."
+        f"{STREAMING}, or train on a machine with more free memory."
     )
 
 
@@ -177,7 +171,8 @@ def train(settings: Settings, params: Params, resume: bool = False) -> Path:
     seed_everything(params.seed)
     transform = FeatureTransform.load(settings.transform_file)
     check_transform_matches(transform, params.data)
-    if isinstance(model, Streaming):
+    streaming = isinstance(model, Streaming) and model.streams
+    if streaming:
         # Only the validation rows and one row group at a time are in memory.
         processed = ProcessedFile(settings.processed_file, transform)
         targets, fit_rows, val_rows = split_rows(settings, params)
@@ -209,7 +204,8 @@ def train(settings: Settings, params: Params, resume: bool = False) -> Path:
                 live.log_metric(key, value)
             live.next_step()
 
-        if isinstance(model, Streaming):
+        if streaming:
+            assert isinstance(model, Streaming)
             model.fit_stream(
                 processed, targets, fit_rows, features, targets[val_rows], on_epoch
             )
