@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import frame_params, make_frame
 from hypothesis import given, settings
@@ -17,7 +19,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn import metrics as skm
 
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.data.schema import validate_frame
 from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.features.targets import encode_targets
 from {{ cookiecutter.package_name }}.modeling import evaluate as evaluation
 from {{ cookiecutter.package_name }}.modeling.evaluators import (
     CURVE_POINTS,
@@ -27,7 +32,8 @@ from {{ cookiecutter.package_name }}.modeling.evaluators import (
     RegressionEvaluator,
     resolve_evaluator,
 )
-from {{ cookiecutter.package_name }}.params import EvaluateParams, Params
+from {{ cookiecutter.package_name }}.modeling.predictor import Predictor
+from {{ cookiecutter.package_name }}.params import EvaluateParams, Params, load_params
 from {{ cookiecutter.package_name }}.utils.run_info import collect
 
 # Range of each metric key; an evaluator writes exactly these keys.
@@ -322,3 +328,26 @@ def test_the_summary_shows_each_metric_beside_its_baseline() -> None:
     scores = {"accuracy": 0.9, "baseline_accuracy": 0.6, "n_test": 10.0}
     shown = "accuracy=0.9000 (baseline 0.6000) n_test=10.0000"
     assert evaluation.summary(scores) == shown
+
+
+@pytest.mark.slow
+def test_the_test_split_is_scored_a_row_group_at_a_time_as_if_whole(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(project_root=repo, tracking=False)
+    params = load_params(settings.params_file)
+    data = params.data
+    predictor = Predictor.from_project(settings, params)
+    whole = validate_frame(pd.read_parquet(settings.test_file), data, "test split")
+    split = tmp_path / "test.parquet"
+    pq.write_table(pa.Table.from_pandas(whole), split, row_group_size=7)
+    assert pq.ParquetFile(split).num_row_groups > 2
+
+    def read_whole(*args: object, **kwargs: object) -> None:
+        raise AssertionError("evaluate read the whole test split at once")
+
+    monkeypatch.setattr(pd, "read_parquet", read_whole)
+    targets, outputs = evaluation.test_outputs(predictor, split, data)
+    np.testing.assert_array_equal(targets, encode_targets(whole[data.target], data))
+    # A float32 network may round a last bit differently in a smaller batch.
+    np.testing.assert_allclose(outputs, predictor.outputs(whole), rtol=1e-6)

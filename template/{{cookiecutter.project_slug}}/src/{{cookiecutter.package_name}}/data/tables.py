@@ -9,7 +9,7 @@ to write than CSV. Every writer replaces its file in one step (see
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +38,24 @@ def read_table(path: Path, what: str, text: TextFormat | None = None) -> pd.Data
         release_arrow_memory()
         return frame
     return read_csv(path, what, text or detect(path, what))
+
+
+def read_row_groups(path: Path, what: str) -> Iterator[pd.DataFrame]:
+    """The rows of a Parquet file a row group at a time, each frame indexed
+    by its rows' positions in the file: the frames :func:`read_table` would
+    return in one piece, so that a large file never is in memory whole."""
+    check_exists(path, what)
+    try:
+        parquet = pq.ParquetFile(path)
+    except (OSError, ValueError) as exc:
+        raise DataValidationError(f"{what} {path} is not a readable Parquet file.") from exc
+    start = 0
+    for group in range(parquet.num_row_groups):
+        frame = parquet.read_row_group(group).to_pandas()
+        frame.index = pd.RangeIndex(start, start + len(frame))
+        start += len(frame)
+        release_arrow_memory()
+        yield frame
 
 
 def check_exists(path: Path, what: str) -> None:

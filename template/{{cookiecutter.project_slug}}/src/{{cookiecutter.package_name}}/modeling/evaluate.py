@@ -1,7 +1,7 @@
 """Stage ``evaluate``: score the trained model on the held-out test split.
 
 The raw test rows go through the same :class:`~.predictor.Predictor` as any
-prediction does. A trivial baseline fitted on the training split (the class
+prediction does, a row group at a time. A trivial baseline fitted on the training split (the class
 shares, or the mean) is scored beside the model, as ``baseline_<metric>``: a
 score means little until it beats that. Writes ``reports/metrics.json`` (DVC
 metrics, with keys fixed per evaluator), PNG figures under
@@ -18,7 +18,7 @@ import numpy as np
 
 from ..config import Settings
 from ..data.schema import validate_frame
-from ..data.tables import read_table
+from ..data.tables import read_row_groups
 from ..features.processed import processed_targets
 from ..features.targets import encode_targets
 from ..params import DataParams, Params
@@ -68,16 +68,26 @@ def summary(scores: dict[str, float]) -> str:
     return " ".join(shown)
 
 
+def test_outputs(
+    predictor: Predictor, test_path: Path, data: DataParams
+) -> tuple[np.ndarray, FloatArray]:
+    """The encoded targets of the test split and the model's outputs, read and
+    predicted a row group at a time: only those two are kept whole."""
+    targets, outputs = [], []
+    for part in read_row_groups(test_path, "test data"):
+        test = validate_frame(part, data, str(test_path))
+        targets.append(encode_targets(test[data.target], data))
+        outputs.append(predictor.outputs(test))
+    return np.concatenate(targets), np.concatenate(outputs)
+
+
 def evaluate(settings: Settings, params: Params) -> dict[str, float]:
     """Score the saved model on the test split and write metrics and plots."""
     data = params.data
     seed_everything(params.seed)
     evaluator = build_evaluator(params)
     predictor = Predictor.from_project(settings, params)
-    test_path = settings.test_file
-    test = validate_frame(read_table(test_path, "test data"), data, str(test_path))
-    targets = encode_targets(test[data.target], data)
-    outputs = predictor.outputs(test)
+    targets, outputs = test_outputs(predictor, settings.test_file, data)
     scores = evaluator.metrics(targets, outputs)
     train_targets = processed_targets(settings.processed_file, data)
     baseline = baseline_outputs(train_targets, len(targets), data)
