@@ -31,6 +31,8 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import schemathesis
 import yaml
@@ -252,6 +254,52 @@ def test_predict_stops_on_bad_rows_naming_them_and_writes_nothing(
     # Reported once, though coercing and checking the type both fail.
     assert result.output.count(f"column {column!r} has") == 1
     assert not destination.exists()
+    assert list(tmp_path.iterdir()) == [source]
+
+
+def row_groups_of(rows: pd.DataFrame, path: Path, size: int) -> Path:
+    pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), path, size)
+    assert pq.ParquetFile(path).num_row_groups > 2
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_predict_scores_a_parquet_input_a_row_group_at_a_time(
+    trained: Trained, tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = trained.test.assign(row_id=np.arange(len(trained.test)))
+    whole = tmp_path / "whole.parquet"
+    rows.to_parquet(whole, index=False)
+    grouped = row_groups_of(rows, tmp_path / "grouped.parquet", 7)
+    expected, written = tmp_path / f"expected{suffix}", tmp_path / f"written{suffix}"
+    assert run_predict(trained, whole, expected).exit_code == 0
+
+    def read_whole(*args: object, **kwargs: object) -> None:
+        raise AssertionError("predict read the whole input at once")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pd, "read_parquet", read_whole)
+        result = run_predict(trained, grouped, written)
+    assert result.exit_code == 0, result.output
+    read = pd.read_csv if suffix == ".csv" else pd.read_parquet
+    # A float32 network may round a last bit differently in a smaller batch.
+    pd.testing.assert_frame_equal(read(written), read(expected), rtol=1e-6)
+    if suffix == ".parquet":  # one schema, as if written in one piece
+        assert pq.read_schema(written) == pq.read_schema(expected)
+
+
+def test_predict_stops_on_a_bad_row_in_a_later_row_group_and_writes_nothing(
+    trained: Trained, tmp_path: Path
+) -> None:
+    column = trained.data.numeric[0]
+    rows = trained.test.astype({column: str}).reset_index(drop=True)
+    rows.loc[20, column] = "not a number"
+    source = row_groups_of(rows, tmp_path / "bad.parquet", 7)
+    destination = tmp_path / "out.csv"
+    result = run_predict(trained, source, destination)
+    assert result.exit_code == 1
+    assert column in result.output and "not a number" in result.output
+    assert "at row(s) 21." in result.output  # counted in the file, not its group
     assert list(tmp_path.iterdir()) == [source]
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 from ..errors import ConfigError, PipelineError
 from .dialect import TextFormat
 from .formats import is_remote
-from .tables import read_table
+from .tables import read_parts, read_table
 
 
 class DataSource(Protocol):
@@ -134,6 +134,18 @@ def missing_object(url: str, what: str) -> ConfigError:
         f"{what} {url} does not exist (no such bucket or object): check the URL, "
         "and AWS_ENDPOINT_URL for a server other than AWS."
     )
+
+
+@contextmanager
+def location_parts(location: str, what: str) -> Iterator[Iterator[pd.DataFrame]]:
+    """The table at ``location`` (a path or a URL) as :func:`.tables.read_parts`
+    reads it: a Parquet file a row group at a time. Read the parts inside the
+    block: a remote table's local copy is removed at its end."""
+    if is_remote(location):
+        with local_copy(location, what) as path:
+            yield read_parts(path, what)
+    else:
+        yield read_parts(Path(location), what)
 
 
 def read_location(location: str, what: str) -> pd.DataFrame:

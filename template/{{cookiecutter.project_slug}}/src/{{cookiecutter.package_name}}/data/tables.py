@@ -48,7 +48,11 @@ def read_row_groups(path: Path, what: str) -> Iterator[pd.DataFrame]:
     try:
         parquet = pq.ParquetFile(path)
     except (OSError, ValueError) as exc:
-        raise DataValidationError(f"{what} {path} is not a readable Parquet file.") from exc
+        raise DataValidationError(
+            f"{what} {path} is not a readable Parquet file."
+        ) from exc
+    if not parquet.num_row_groups:  # no rows: still the columns
+        yield parquet.read().to_pandas()
     start = 0
     for group in range(parquet.num_row_groups):
         frame = parquet.read_row_group(group).to_pandas()
@@ -56,6 +60,15 @@ def read_row_groups(path: Path, what: str) -> Iterator[pd.DataFrame]:
         start += len(frame)
         release_arrow_memory()
         yield frame
+
+
+def read_parts(path: Path, what: str) -> Iterator[pd.DataFrame]:
+    """A Parquet file a row group at a time (:func:`read_row_groups`), any
+    other table whole (its types are decided over the whole file)."""
+    if path.suffix.lower() == ".parquet":
+        yield from read_row_groups(path, what)
+    else:
+        yield read_table(path, what)
 
 
 def check_exists(path: Path, what: str) -> None:
@@ -185,10 +198,23 @@ def write_tables(
 
 def write_table(path: Path, frame: pd.DataFrame) -> None:
     """Write ``frame`` as CSV or Parquet (by suffix) in one step."""
+    write_frames(path, [frame])
+
+
+def write_frames(path: Path, frames: Iterable[pd.DataFrame]) -> int:
+    """Replace ``path`` with the rows of ``frames``, one after another, as CSV
+    or Parquet (by suffix): the file :func:`write_table` writes of them put
+    together, without holding them together. Returns the number of rows."""
     if path.suffix.lower() == ".parquet":
-        write_parquet(path, frame)
-    else:
-        atomic.write_csv(path, frame)
+        return write_tables(path, map(arrow_table, frames))
+    written = 0
+    with atomic.replacing(path) as tmp:
+        with tmp.open("w", encoding="utf-8", newline="") as handle:
+            for index, frame in enumerate(frames):
+                header = index == 0
+                frame.to_csv(handle, index=False, header=header, lineterminator="\n")
+                written += len(frame)
+    return written
 
 
 class ParquetColumns:

@@ -1,12 +1,13 @@
 """Stage ``evaluate``: score the trained model on the held-out test split.
 
 The raw test rows go through the same :class:`~.predictor.Predictor` as any
-prediction does, a row group at a time. A trivial baseline fitted on the training split (the class
-shares, or the mean) is scored beside the model, as ``baseline_<metric>``: a
-score means little until it beats that. Writes ``reports/metrics.json`` (DVC
-metrics, with keys fixed per evaluator), PNG figures under
-``reports/figures/evaluation``, plot data for ``dvc plots`` under
-``reports/plots`` and an environment record in ``reports/run_info.json``.
+prediction does, a row group at a time. A trivial baseline fitted on the
+training split (the class shares, or the mean) is scored beside the model, as
+``baseline_<metric>``: a score means little until it beats that. Writes
+``reports/metrics.json`` (DVC metrics, with keys fixed per evaluator), PNG
+figures under ``reports/figures/evaluation``, plot data for ``dvc plots``
+under ``reports/plots`` and an environment record in
+``reports/run_info.json``.
 """
 
 from __future__ import annotations

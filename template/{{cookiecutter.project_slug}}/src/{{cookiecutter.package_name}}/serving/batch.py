@@ -18,7 +18,11 @@ from ..params import Params
 from ..tracking.signature import column_mismatch
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pandas as pd
+
+    from ..modeling.predictor import Predictor
 
 logger = logging.getLogger(__name__)
 
@@ -39,35 +43,43 @@ def predict_file(
     source: str,
     destination: Path,
     model_uri: str | None = None,
-) -> pd.DataFrame:
+) -> int:
     """Score every row of ``source`` (a path, or a URL such as ``s3://...``)
-    into ``destination``: its columns, then the prediction columns. Nothing is
+    into ``destination``: its columns, then the prediction columns. A Parquet
+    input is read, scored and written a row group at a time. Nothing is
     written when a row is invalid, or when ``source`` lacks a column the model
-    was trained on."""
+    was trained on. Returns the number of rows scored."""
     check_paths(source, destination)
-    import pandas as pd
-
-    from ..data.sources import read_location
-    from ..data.tables import write_table
+    from ..data.sources import location_parts
+    from ..data.tables import write_frames
     from .loading import load_predictor
 
     predictor = load_predictor(settings, params, model_uri)
-    rows = read_location(source, "Input")
-    mismatch = column_mismatch(
-        predictor.params.data, [str(name) for name in rows.columns], params.data
-    )
-    if mismatch:
-        raise DataValidationError(
-            f"Input {source} does not fit the model {predictor.uri}: {mismatch}."
-        )
-    predictions = predictor.predict(rows, f"Input {source}")
-    clashes = [name for name in predictions.columns if name in rows.columns]
-    if clashes:
-        raise DataValidationError(
-            f"Input {source} already has the column(s) "
-            f"{', '.join(map(repr, clashes))} that predict writes: rename them."
-        )
-    result = pd.concat([rows, predictions], axis=1)
-    write_table(destination, result)
-    logger.info("Wrote %d prediction(s) to %s", len(result), destination)
-    return result
+    with location_parts(source, "Input") as parts:
+        scored = scored_parts(predictor, params, parts, source)
+        written = write_frames(destination, scored)
+    logger.info("Wrote %d prediction(s) to %s", written, destination)
+    return written
+
+
+def scored_parts(
+    predictor: Predictor, params: Params, parts: Iterator[pd.DataFrame], source: str
+) -> Iterator[pd.DataFrame]:
+    """Each part of the input with its prediction columns beside it."""
+    import pandas as pd
+
+    for index, rows in enumerate(parts):
+        names = [str(name) for name in rows.columns]
+        mismatch = column_mismatch(predictor.params.data, names, params.data)
+        if mismatch:  # the same in every part: the first one stops here
+            raise DataValidationError(
+                f"Input {source} does not fit the model {predictor.uri}: {mismatch}."
+            )
+        predictions = predictor.predict(rows, f"Input {source}")
+        clashes = [name for name in predictions.columns if name in rows.columns]
+        if clashes:
+            raise DataValidationError(
+                f"Input {source} already has the column(s) "
+                f"{', '.join(map(repr, clashes))} that predict writes: rename them."
+            )
+        yield pd.concat([rows, predictions], axis=1)
