@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import frame_params, make_frame
 from hypothesis import given, settings
@@ -17,7 +19,14 @@ from {{ cookiecutter.package_name }}.data.sources import (
     get_source,
 )
 from {{ cookiecutter.package_name }}.data.split import check_class_sizes, split_frame
-from {{ cookiecutter.package_name }}.data.tables import read_table
+from {{ cookiecutter.package_name }}.data.tables import (
+    read_row_groups,
+    read_sample,
+    read_table,
+    sample_positions,
+    write_frames,
+    write_table,
+)
 from {{ cookiecutter.package_name }}.errors import ConfigError, DataValidationError
 
 DATA = frame_params(make_frame())
@@ -135,3 +144,51 @@ def test_reading_a_csv_explains_what_is_wrong(
         read_table(path, "file")
     assert message in str(info.value)
     assert "Traceback" not in str(info.value)
+
+
+def mixed_frame(n_rows: int) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    return pd.DataFrame(
+        {
+            "x": rng.normal(size=n_rows),
+            "n": rng.integers(0, 9, n_rows),
+            "c": pd.array(rng.choice(["a", "b", None], n_rows), dtype="string"),
+        }
+    )
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("cuts", [[], [1], [7, 8, 30]])
+def test_frames_written_in_parts_make_the_file_of_the_whole(
+    tmp_path: Path, suffix: str, cuts: list[int]
+) -> None:
+    frame = mixed_frame(40)
+    whole, parts = tmp_path / f"whole{suffix}", tmp_path / f"parts{suffix}"
+    write_table(whole, frame)
+    bounds = [0, *cuts, len(frame)]
+    pieces = [frame.iloc[low:high] for low, high in zip(bounds, bounds[1:])]
+    assert write_frames(parts, pieces) == len(frame)
+    assert parts.read_bytes() == whole.read_bytes()
+
+
+def test_row_groups_and_samples_come_indexed_by_their_rows_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = mixed_frame(100)
+    path = tmp_path / "table.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, 16)
+
+    def read_whole(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the whole file was read at once")
+
+    monkeypatch.setattr(pd, "read_parquet", read_whole)
+    groups = list(read_row_groups(path, "Table"))
+    assert [len(group) for group in groups] == [16] * 6 + [4]
+    pd.testing.assert_frame_equal(pd.concat(groups), frame)
+    pd.testing.assert_frame_equal(read_sample(path, "Table", 100), frame)
+    chosen = np.sort(sample_positions(100, 30))
+    assert len(set(chosen)) == 30
+    pd.testing.assert_frame_equal(read_sample(path, "Table", 30), frame.iloc[chosen])
+    csv = tmp_path / "table.csv"
+    frame.to_csv(csv, index=False)
+    assert read_sample(csv, "Table", 30).index.tolist() == chosen.tolist()

@@ -237,7 +237,7 @@ def digest(path: Path) -> str:
 
 
 def test_monitor_passes_a_resample_and_names_a_shifted_feature(
-    project: Path, split: pd.DataFrame
+    project: Path, split: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run_stages("features", "train", "evaluate")
     # A file given by hand: the report goes to reports/adhoc, never to the
@@ -254,6 +254,10 @@ def test_monitor_passes_a_resample_and_names_a_shifted_feature(
     first = digest(report_path), digest(report_path.with_suffix(".png"))
     assert invoke("monitor", str(resample))[0] == 0
     assert (digest(report_path), digest(report_path.with_suffix(".png"))) == first
+    with monkeypatch.context() as patch:  # a large reference: a seeded sample
+        patch.setattr(monitor, "REFERENCE_ROWS", 100)
+        assert invoke("monitor", str(resample))[0] == 0
+    assert json.loads(report_path.read_text())["rows"]["reference"] == 100
 
     shifted = project / "shifted.csv"
     frame = split.drop(columns="target")

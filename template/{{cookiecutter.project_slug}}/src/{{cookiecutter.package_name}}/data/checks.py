@@ -29,6 +29,7 @@ from ..errors import DataValidationError
 from ..params import DataParams
 from ..utils.arrays import IntArray
 from .schema import category_strings
+from .tables import sample_positions
 
 logger = logging.getLogger(__name__)
 
@@ -165,9 +166,7 @@ def sample_rows(n_rows: int) -> IntArray:
     """Positions of the rows the checks judge a table of ``n_rows`` by: all of
     them, in order, up to :data:`SAMPLE_ROWS`; beyond, a seeded sample of that
     many (the Dask engine checks the whole table on these rows alone)."""
-    if n_rows <= SAMPLE_ROWS:
-        return np.arange(n_rows)
-    return np.random.RandomState(0).choice(n_rows, SAMPLE_ROWS, replace=False)
+    return sample_positions(n_rows, SAMPLE_ROWS)
 
 
 def one_to_one(column: pd.Series, target: pd.Series) -> bool:

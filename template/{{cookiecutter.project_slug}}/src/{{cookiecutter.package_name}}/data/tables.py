@@ -12,12 +12,14 @@ import csv
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError, DataValidationError
 from ..utils import atomic
+from ..utils.arrays import IntArray
 from .dialect import TextFormat, detect
 
 
@@ -69,6 +71,33 @@ def read_parts(path: Path, what: str) -> Iterator[pd.DataFrame]:
         yield from read_row_groups(path, what)
     else:
         yield read_table(path, what)
+
+
+def sample_positions(n_rows: int, size: int) -> IntArray:
+    """Positions of all ``n_rows`` rows, in order, up to ``size``; beyond, a
+    seeded sample of ``size`` of them (the rows pandas' ``sample`` with
+    ``random_state=0`` draws, in its order)."""
+    if n_rows <= size:
+        return np.arange(n_rows)
+    return np.random.RandomState(0).choice(n_rows, size, replace=False)
+
+
+def read_sample(path: Path, what: str, size: int) -> pd.DataFrame:
+    """The table at ``path``, or past ``size`` rows the seeded sample
+    :func:`sample_positions` draws, in file order and indexed by position. A
+    Parquet file is read a row group at a time, keeping only the drawn rows."""
+    if path.suffix.lower() != ".parquet":
+        frame = read_table(path, what)
+        sample: pd.DataFrame = frame.iloc[np.sort(sample_positions(len(frame), size))]
+        return sample
+    check_exists(path, what)
+    n_rows = pq.ParquetFile(path).metadata.num_rows
+    chosen = np.zeros(n_rows, dtype=bool)
+    chosen[sample_positions(n_rows, size)] = True
+    parts = [
+        part[chosen[part.index.to_numpy()]] for part in read_row_groups(path, what)
+    ]
+    return pd.concat(parts) if len(parts) > 1 else parts[0]
 
 
 def check_exists(path: Path, what: str) -> None:
