@@ -91,10 +91,10 @@ def read_sample(path: Path, what: str, size: int) -> pd.DataFrame:
         sample: pd.DataFrame = frame.iloc[np.sort(sample_positions(len(frame), size))]
         return sample
     check_exists(path, what)
-    n_rows = pq.ParquetFile(path).metadata.num_rows
+    n_rows = int(pq.ParquetFile(path).metadata.num_rows)
     chosen = np.zeros(n_rows, dtype=bool)
     chosen[sample_positions(n_rows, size)] = True
-    parts = [
+    parts: list[pd.DataFrame] = [
         part[chosen[part.index.to_numpy()]] for part in read_row_groups(path, what)
     ]
     return pd.concat(parts) if len(parts) > 1 else parts[0]
