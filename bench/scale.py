@@ -3,7 +3,9 @@ seconds and peak memory of the data stages with each engine (pandas, and
 Dask on a local cluster of two workers of `DASK_WORKER_MEMORY` each), then of
 training and evaluating a model that holds the training matrix in memory
 (`hist_gradient_boosting`) and one that learns it a row group at a time
-(`sgd`), on synthetic Parquet tables of 30 columns written in chunks.
+(`sgd`), on synthetic Parquet tables of 30 columns written in chunks. Last,
+`LARGE_ROWS` rows, more than four times the memory of the one Dask worker
+they are given, through the Dask engine and `sgd` alone.
 
 Peak memory is the largest resident set of one process: the stage's, or
 under Dask that of its largest worker (a worker is limited to its share)."""
@@ -25,8 +27,11 @@ from .projects import (
 )
 
 ROWS = (1_000_000, 4_000_000)
+LARGE_ROWS = 16_000_000
+"""About 4.3 GiB in pandas: over 4x one worker of `DASK_WORKER_MEMORY`."""
 DATA_STAGES = ("ingest", "prepare", "features")
 MODELS = ("hist_gradient_boosting", "sgd")
+STREAMING_MODEL = "sgd"
 ENGINES = ("pandas", "dask")
 DASK_WORKER_MEMORY = "1GiB"
 
@@ -45,33 +50,53 @@ def run(session: nox.Session) -> None:
     use_project_environments()
     data_rows, model_rows = [], []
     with installed_project(session, "sklearn") as (project, python):
-        set_param(project, "dask", "workers", "2")
         set_param(project, "dask", "memory_limit", DASK_WORKER_MEMORY)
         table = project / "data" / "external" / "scale.parquet"
         cli = [python, "-m", package_of(project)]
+
+        def data_stages(rows: int, engine: str, size: float) -> None:
+            set_param(project, "data", "engine", engine)
+            stages = [run_measured(session, [*cli, stage], project)
+                      for stage in DATA_STAGES]  # fmt: skip
+            data_rows.append((rows, engine, size, stages))
+
+        def training(rows: int, model: str) -> None:
+            set_param(project, "train", "model", model)
+            trained = run_measured(session, [*cli, "train"], project)
+            evaluated = run_measured(session, [*cli, "evaluate"], project)
+            metrics = json.loads((project / "reports" / "metrics.json").read_text())
+            model_rows.append((rows, model, trained, evaluated, metrics))
+            session.log(f"{rows} rows, {model}: train {trained[0]:.1f} s")
+
+        set_param(project, "dask", "workers", "2")
         for rows in ROWS:
             size = adopt_synthetic_table(session, project, python, rows, table)
             for engine in reversed(ENGINES):  # pandas's outputs stay for training
-                set_param(project, "data", "engine", engine)
-                stages = [run_measured(session, [*cli, stage], project)
-                          for stage in DATA_STAGES]  # fmt: skip
-                data_rows.append((rows, engine, size, stages))
+                data_stages(rows, engine, size)
             for model in MODELS:
-                set_param(project, "train", "model", model)
-                trained = run_measured(session, [*cli, "train"], project)
-                evaluated = run_measured(session, [*cli, "evaluate"], project)
-                metrics = json.loads((project / "reports" / "metrics.json").read_text())
-                model_rows.append((rows, model, trained, evaluated, metrics))
-                session.log(f"{rows} rows, {model}: train {trained[0]:.1f} s")
+                training(rows, model)
+        set_param(project, "dask", "workers", "1")
+        size = adopt_synthetic_table(session, project, python, LARGE_ROWS, table)
+        data_stages(LARGE_ROWS, "dask", size)
+        training(LARGE_ROWS, STREAMING_MODEL)
     session.log(
         "data stages (s = seconds, MiB = peak RSS of the largest process; "
-        f"dask: 2 workers of {DASK_WORKER_MEMORY}):"
+        f"dask: 2 workers of {DASK_WORKER_MEMORY}, at {LARGE_ROWS} rows one):"
     )
-    header = "".join(f"{stage:>20}" for stage in DATA_STAGES)
-    session.log(f"      rows  engine  table MiB{header}")
+    header = "".join(f"{stage:>32}" for stage in DATA_STAGES)
+    session.log(f"      rows  engine  table MiB{header}     total")
+    totals: dict[tuple[int, str], float] = {}
     for rows, engine, size, stages in sorted(data_rows, key=lambda row: row[:2]):
-        cells = "".join(f"{s:9.1f} s {m:6.0f} MiB" for s, m in stages)
-        session.log(f"  {rows:>8}  {engine:<6}{size:11.0f}{cells}")
+        cells = "".join(
+            f"{s:8.1f} s{rows / s / 1e3:7.0f}k rows/s{m:6.0f} MiB" for s, m in stages
+        )
+        totals[rows, engine] = sum(s for s, _ in stages)
+        session.log(
+            f"  {rows:>8}  {engine:<6}{size:11.0f}{cells}{totals[rows, engine]:8.1f} s"
+        )
+    for rows in ROWS:
+        ratio = totals[rows, "dask"] / totals[rows, "pandas"]
+        session.log(f"  {rows} rows: the dask engine takes {ratio:.2f}x pandas's time")
     session.log("training and evaluation (test-split scores):")
     session.log(
         "      rows  model                    train        peak    evaluate"
