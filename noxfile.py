@@ -138,7 +138,8 @@ def bench(session: nox.Session) -> None:
     `mlflow models serve`); `-- stages` only the default project's `dvc repro -f`
     and each stage's command alone, with tracking on; `-- scale` only the
     scikit-learn project's data stages and its in-memory and streaming models
-    on 1M and 4M rows.
+    on 1M and 4M rows, then 16M rows on one Dask worker of 1 GiB (about 40
+    minutes on 2 cores, 10 GB of memory for `init-data`).
     """
     install_test_tools(session)
     parts = {
