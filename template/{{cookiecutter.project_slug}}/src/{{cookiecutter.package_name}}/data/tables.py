@@ -34,12 +34,14 @@ def read_table(path: Path, what: str, text: TextFormat | None = None) -> pd.Data
         try:
             frame = pd.read_parquet(path)
         except (OSError, ValueError) as exc:
-            raise DataValidationError(
-                f"{what} {path} is not a readable Parquet file."
-            ) from exc
+            raise unreadable_parquet(path, what) from exc
         release_arrow_memory()
         return frame
     return read_csv(path, what, text or detect(path, what))
+
+
+def unreadable_parquet(path: Path, what: str) -> DataValidationError:
+    return DataValidationError(f"{what} {path} is not a readable Parquet file.")
 
 
 def read_row_groups(path: Path, what: str) -> Iterator[pd.DataFrame]:
@@ -50,9 +52,7 @@ def read_row_groups(path: Path, what: str) -> Iterator[pd.DataFrame]:
     try:
         parquet = pq.ParquetFile(path)
     except (OSError, ValueError) as exc:
-        raise DataValidationError(
-            f"{what} {path} is not a readable Parquet file."
-        ) from exc
+        raise unreadable_parquet(path, what) from exc
     if not parquet.num_row_groups:  # no rows: still the columns
         yield parquet.read().to_pandas()
     start = 0
