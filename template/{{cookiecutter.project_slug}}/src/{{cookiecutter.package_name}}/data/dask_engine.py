@@ -22,6 +22,7 @@ import logging
 import os
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,6 +67,8 @@ PROGRESS_SECONDS = 10.0
 TRUE_TEXT = ("True", "TRUE", "true")
 FALSE_TEXT = ("False", "FALSE", "false")
 """What pandas reads as booleans from a CSV file."""
+AHEAD_PER_THREAD = 2
+"""Partitions computed ahead of the one being written, per worker thread."""
 
 
 @contextmanager
@@ -225,21 +228,32 @@ def select(frame: pd.DataFrame, name: str) -> pd.Series:
 
 
 def in_order(parts: list[Delayed], what: str) -> Iterator[Any]:
-    """The results of ``parts``, computed by the cluster at once and handed
-    over in order, one at a time; a line of progress every
-    :data:`PROGRESS_SECONDS` for a long computation."""
-    futures = get_client().compute(parts)
+    """The results of ``parts``, computed by the cluster and handed over in
+    order, one at a time; a line of progress every :data:`PROGRESS_SECONDS`
+    for a long computation.
+
+    At most :data:`AHEAD_PER_THREAD` partitions per worker thread are asked
+    for ahead of the one handed over: results computed far ahead of a slower
+    writer would fill the workers' memory until they paused, waiting for
+    memory that only the partition they were not computing could free.
+    """
+    client = get_client()
+    ahead = AHEAD_PER_THREAD * max(sum(client.nthreads().values()), 1)
+    futures = deque(client.compute(parts[:ahead]))
     started = last = time.monotonic()
-    for done, future in enumerate(futures, start=1):
+    for done in range(1, len(parts) + 1):
+        future = futures.popleft()
+        if done - 1 + ahead < len(parts):
+            futures.append(client.compute(parts[done - 1 + ahead]))
         yield future.result()
         future.release()
         now = time.monotonic()
-        if now - last >= PROGRESS_SECONDS and done < len(futures):
+        if now - last >= PROGRESS_SECONDS and done < len(parts):
             logger.info(
                 "%s: %d of %d partitions done (%.0f s)",
                 what,
                 done,
-                len(futures),
+                len(parts),
                 now - started,
             )
             last = now
