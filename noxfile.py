@@ -139,13 +139,15 @@ def bench(session: nox.Session) -> None:
     and each stage's command alone, with tracking on; `-- scale` only the
     scikit-learn project's data stages and its in-memory and streaming models
     on 1M and 4M rows, then 16M rows on one Dask worker of 1 GiB (about 40
-    minutes on 2 cores, 10 GB of memory for `init-data`).
+    minutes on 2 cores, 10 GB of memory for `init-data`); `-- scale-large`
+    only the 16M rows.
     """
     install_test_tools(session)
     parts = {
         "data": bench_data.run,
         "monitor": bench_monitor.run,
         "scale": bench_scale.run,
+        "scale-large": bench_scale.run_large,
         "serve": bench_serve.run,
         "stages": bench_stages.run,
     }

@@ -47,6 +47,16 @@ def set_param(project: Path, section: str, key: str, value: str) -> None:
 
 
 def run(session: nox.Session) -> None:
+    measure(session, ROWS)
+
+
+def run_large(session: nox.Session) -> None:
+    """`nox -s bench -- scale-large`: the `LARGE_ROWS` part alone."""
+    measure(session, ())
+
+
+def measure(session: nox.Session, sizes: tuple[int, ...]) -> None:
+    """Both engines and both models at each of `sizes`, then `LARGE_ROWS`."""
     use_project_environments()
     data_rows, model_rows = [], []
     with installed_project(session, "sklearn") as (project, python):
@@ -59,6 +69,8 @@ def run(session: nox.Session) -> None:
             stages = [run_measured(session, [*cli, stage], project)
                       for stage in DATA_STAGES]  # fmt: skip
             data_rows.append((rows, engine, size, stages))
+            figures = ", ".join(f"{s:.1f} s {m:.0f} MiB" for s, m in stages)
+            session.log(f"{rows} rows, {engine}: {figures}")
 
         def training(rows: int, model: str) -> None:
             set_param(project, "train", "model", model)
@@ -69,7 +81,7 @@ def run(session: nox.Session) -> None:
             session.log(f"{rows} rows, {model}: train {trained[0]:.1f} s")
 
         set_param(project, "dask", "workers", "2")
-        for rows in ROWS:
+        for rows in sizes:
             size = adopt_synthetic_table(session, project, python, rows, table)
             for engine in reversed(ENGINES):  # pandas's outputs stay for training
                 data_stages(rows, engine, size)
@@ -94,7 +106,7 @@ def run(session: nox.Session) -> None:
         session.log(
             f"  {rows:>8}  {engine:<6}{size:11.0f}{cells}{totals[rows, engine]:8.1f} s"
         )
-    for rows in ROWS:
+    for rows in sizes:
         ratio = totals[rows, "dask"] / totals[rows, "pandas"]
         session.log(f"  {rows} rows: the dask engine takes {ratio:.2f}x pandas's time")
     session.log("training and evaluation (test-split scores):")
