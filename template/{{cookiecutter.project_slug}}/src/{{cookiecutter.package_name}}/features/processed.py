@@ -72,12 +72,13 @@ def processed_targets(path: Path, data: DataParams) -> np.ndarray:
 
 
 class ProcessedFile:
-    """The processed training split's matrix, read a row group at a time."""
+    """The processed training split's matrix (the transform's output
+    ``columns``), read a row group at a time."""
 
-    def __init__(self, path: Path, transform: FeatureTransform) -> None:
+    def __init__(self, path: Path, columns: list[str]) -> None:
         self.path = path
         self.parquet = open_processed(path)
-        self.columns = transform.output_columns
+        self.columns = columns
         names = self.parquet.schema_arrow.names
         absent = [name for name in self.columns if name not in names]
         if absent:
@@ -143,7 +144,7 @@ def load_processed(
     (``BATCH_ROWS``, as :func:`write_processed` writes them) at a time, so that
     a model can get slices of one matrix instead of copies.
     """
-    processed = ProcessedFile(path, transform)
+    processed = ProcessedFile(path, transform.output_columns)
     destination = np.arange(processed.n_rows)
     if order is not None:
         destination[order] = np.arange(processed.n_rows)

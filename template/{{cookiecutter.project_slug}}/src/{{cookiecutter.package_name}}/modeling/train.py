@@ -139,7 +139,7 @@ def training_rows(
     """
     targets, fit_rows, val_rows = split_rows(settings, params)
     order = np.concatenate([fit_rows, val_rows])
-    processed = ProcessedFile(settings.processed_file, transform)
+    processed = ProcessedFile(settings.processed_file, transform.output_columns)
     check_memory(processed.n_rows, len(processed.columns), resolve_model(params))
     features = load_processed(settings.processed_file, transform, order)
     return features, targets[order], len(fit_rows)
@@ -174,7 +174,7 @@ def train(settings: Settings, params: Params, resume: bool = False) -> Path:
     streaming = isinstance(model, Streaming) and model.streams
     if streaming:
         # Only the validation rows and one row group at a time are in memory.
-        processed = ProcessedFile(settings.processed_file, transform)
+        processed = ProcessedFile(settings.processed_file, transform.output_columns)
         targets, fit_rows, val_rows = split_rows(settings, params)
         features = processed.rows(val_rows)
     else:
