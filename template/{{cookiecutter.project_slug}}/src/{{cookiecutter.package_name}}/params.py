@@ -336,7 +336,7 @@ class DaskParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     workers: int | None = Field(default=None, ge=1)
-    """Worker processes of the local cluster; None: as Dask picks for the cores."""
+    """Worker processes of the local cluster, one thread each; None: one per core."""
     memory_limit: str = "auto"
     """Each local worker's memory (``4GiB``); beyond it a worker spills to disk.
     ``auto``: the machine's memory shared among the workers. The environment

@@ -101,8 +101,12 @@ def cluster(params: DaskParams) -> Iterator[Client]:
         limit = os.environ.get(MEMORY_LIMIT) or params.memory_limit
         with tempfile.TemporaryDirectory(prefix="dask-") as spill:
             try:
+                # One thread a worker: pandas holds the GIL for most of its
+                # work, so processes run partitions side by side, and a
+                # worker's memory limit is for one partition at a time.
                 local = LocalCluster(
                     n_workers=params.workers,
+                    threads_per_worker=1,
                     memory_limit=limit,
                     local_directory=spill,
                     host="127.0.0.1",
