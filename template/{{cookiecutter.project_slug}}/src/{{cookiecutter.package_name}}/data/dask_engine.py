@@ -165,8 +165,9 @@ class Partitioned:
 
     def column(self, name: str) -> pd.Series:
         """The whole column ``name``, brought to this process."""
-        parts = compute(*(delayed(select)(part, name) for part in self.parts))
-        column: pd.Series = pd.concat(parts)  # a table has one partition or more
+        column: pd.Series = pd.concat(  # a table has one partition or more
+            in_order([delayed(select)(part, name) for part in self.parts], name)
+        )
         return column
 
     def persist(self) -> Partitioned:
@@ -179,9 +180,11 @@ class Partitioned:
         frame: pd.DataFrame = pd.concat(compute(*self.parts))
         return frame
 
-    def reduce(self, function: Callable[[pd.DataFrame], Any]) -> list[Any]:
-        """``function`` of each partition, brought to this process in order."""
-        return list(compute(*(delayed(function)(part) for part in self.parts)))
+    def reduce(self, function: Callable[[pd.DataFrame], Any], what: str) -> list[Any]:
+        """``function`` of each partition, brought to this process in order (a
+        few at a time: a worker gathering every result at once can run out of
+        memory)."""
+        return list(in_order([delayed(function)(part) for part in self.parts], what))
 
     def check(self, what: str) -> None:
         """Compute every partition, for the errors it raises (validation)."""
@@ -409,7 +412,9 @@ def settle_types(table: Partitioned, data: DataParams) -> Partitioned:
     names = [*data.categorical]
     if data.task == "classification":
         names.append(data.target)
-    found = table.reduce(lambda frame: profile(frame, [n for n in names if n in frame]))
+    found = table.reduce(
+        lambda frame: profile(frame, [n for n in names if n in frame]), "profile"
+    )
     lengths = [part["rows"] for part in found]
     forms = {}
     for name in names:

@@ -48,8 +48,8 @@ def prepare(settings: Settings, params: Params) -> tuple[Path, Path]:
                 [
                     *check_table(checked, data),
                     *copied_rows(
-                        pd.concat(train.reduce(row_hashes)),
-                        pd.concat(test.reduce(row_hashes)),
+                        pd.concat(train.reduce(row_hashes, "prepare: train")),
+                        pd.concat(test.reduce(row_hashes, "prepare: test")),
                     ),
                 ],
                 data,
