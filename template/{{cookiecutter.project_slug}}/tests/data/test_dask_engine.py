@@ -36,6 +36,8 @@ from {{ cookiecutter.package_name }}.data.init_data import init_data
 from {{ cookiecutter.package_name }}.data.prepare import prepare
 from {{ cookiecutter.package_name }}.errors import ConfigError, DataValidationError
 from {{ cookiecutter.package_name }}.features.build import build_features
+from {{ cookiecutter.package_name }}.modeling.train import train
+from {{ cookiecutter.package_name }}.monitoring import monitor as monitoring
 from {{ cookiecutter.package_name }}.params import Params, load_params
 
 # Each test starts a cluster or talks to one: seconds, not milliseconds.
@@ -185,6 +187,46 @@ def test_the_engines_write_the_same_files(
     assert [name for name in OUTPUTS if by_dask[name] != by_pandas[name]] == []
     assert f"Dask: the scheduler at {scheduler} with 1 worker(s)" in caplog.text
     assert re.search(r"ingest: 1 of \d+ partitions done", caplog.text)
+
+
+def test_monitor_counts_a_large_reference_over_every_row_on_the_cluster(
+    scheduler: str,
+    small_parts: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    name = "categorical-with-missing"
+    project, params = adopted_project(tmp_path / "project", name, monkeypatch)
+    settings = Settings(project_root=project)
+    run_stages(project, params)
+    train(settings, params)
+    current = settings.test_file  # labelled rows the model has not seen
+    whole = monitoring.monitor(settings, params, current, out_dir=tmp_path / "whole")
+    monkeypatch.setattr(monitoring, "REFERENCE_ROWS", 50)
+    sampled = monitoring.monitor(
+        settings, params, current, out_dir=tmp_path / "sampled"
+    )
+
+    counted = monitoring.monitor(
+        settings, with_engine(params, "dask"), current, out_dir=tmp_path / "counted"
+    )
+
+    rows = tables.parquet_rows(settings.train_file)
+    assert pq.ParquetFile(settings.train_file).metadata.num_row_groups > 1
+    assert (sampled.rows["reference"], counted.rows["reference"]) == (50, rows)
+    assert list(counted.columns) == list(whole.columns)
+    assert {"label", "prediction", *params.data.categorical} <= set(counted.columns)
+    for column, result in counted.columns.items():
+        held = whole.columns[column]
+        if result.kind == "categorical":  # the same counts, the same test
+            found = result.statistic, result.p_value, result.effect, result.unseen
+            assert found == (held.statistic, held.p_value, held.effect, held.unseen)
+        else:  # scipy's exact KS test of a small sample rounds to its lattice
+            assert result.statistic == pytest.approx(held.statistic, rel=1e-12)
+    assert any(
+        sampled.columns[column].statistic != held.statistic
+        for column, held in whole.columns.items()
+    )
 
 
 def failures(project: Path, params: Params) -> dict[str, str]:

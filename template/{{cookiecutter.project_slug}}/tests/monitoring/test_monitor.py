@@ -16,6 +16,7 @@ import yaml
 from conftest import subprocess_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }} import params
@@ -173,6 +174,42 @@ def test_pooling_leaves_no_expected_count_below_the_minimum(
     if merged.shape[1] > 1:
         expected = np.outer(merged.sum(axis=1), merged.sum(axis=0)) / merged.sum()
         assert expected.min() >= SETTINGS.min_expected - 1e-9
+
+
+@seeded
+@given(
+    st.integers(1, 400),
+    st.integers(1, 200),
+    st.integers(2, 1000),
+    st.integers(1, 6),
+    st.integers(0, 2**32 - 1),
+)
+def test_a_reference_counted_in_parts_gives_the_ks_test_and_psi_of_the_whole(
+    n_reference: int, n_current: int, distinct: int, n_parts: int, seed: int
+) -> None:
+    # Values drawn from a pool, so that ties within and across samples occur.
+    rng = np.random.default_rng(seed)
+    pool = rng.normal(size=distinct).round(2)
+    reference = rng.choice(pool, n_reference)
+    current = rng.choice(pool, n_current) + rng.choice([0.0, 0.5])
+    reference[rng.random(n_reference) < 0.1] = np.nan
+    current[rng.random(n_current) < 0.1] = np.nan
+    present = reference[~np.isnan(reference)], current[~np.isnan(current)]
+    if len(present[0]) * len(present[1]) < 2:  # no KS test of 1 value against 1
+        return
+    edges = statistics.psi_edges(present[0], SETTINGS.psi_bins)
+    counts = statistics.NumericCounts.around(np.unique(present[1]), edges)
+    for part in np.array_split(reference, n_parts):
+        counts.add(statistics.locate(part, counts.points, edges))
+
+    counted = statistics.numeric_drift(counts, current, SETTINGS, "feature")
+
+    whole = statistics.numeric_drift(reference, current, SETTINGS, "feature")
+    asymptotic = stats.ks_2samp(*present, method="asymp")
+    assert counted.statistic == asymptotic.statistic
+    assert counted.p_value == asymptotic.pvalue
+    assert counted.effect["psi"] == whole.effect["psi"]
+    assert counts.size == len(present[0])
 
 
 def invoke(*args: str) -> tuple[int, str]:

@@ -180,11 +180,18 @@ class Partitioned:
         frame: pd.DataFrame = pd.concat(compute(*self.parts))
         return frame
 
+    def each(
+        self, function: Callable[..., Any], what: str, *args: Any
+    ) -> Iterator[Any]:
+        """``function(partition, *args)`` of each partition, brought to this
+        process in order (a few at a time: a worker gathering every result at
+        once can run out of memory)."""
+        parts = [delayed(plainly)(function, part, *args) for part in self.parts]
+        return in_order(parts, what)
+
     def reduce(self, function: Callable[[pd.DataFrame], Any], what: str) -> list[Any]:
-        """``function`` of each partition, brought to this process in order (a
-        few at a time: a worker gathering every result at once can run out of
-        memory)."""
-        return list(in_order([delayed(function)(part) for part in self.parts], what))
+        """``function`` of each partition, in order (:meth:`each`)."""
+        return list(self.each(function, what))
 
     def check(self, what: str) -> None:
         """Compute every partition, for the errors it raises (validation)."""

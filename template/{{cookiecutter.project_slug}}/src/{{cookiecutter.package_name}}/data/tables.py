@@ -91,13 +91,18 @@ def read_sample(path: Path, what: str, size: int) -> pd.DataFrame:
         sample: pd.DataFrame = frame.iloc[np.sort(sample_positions(len(frame), size))]
         return sample
     check_exists(path, what)
-    n_rows = int(pq.ParquetFile(path).metadata.num_rows)
+    n_rows = parquet_rows(path)
     chosen = np.zeros(n_rows, dtype=bool)
     chosen[sample_positions(n_rows, size)] = True
     parts: list[pd.DataFrame] = [
         part[chosen[part.index.to_numpy()]] for part in read_row_groups(path, what)
     ]
     return pd.concat(parts) if len(parts) > 1 else parts[0]
+
+
+def parquet_rows(path: Path) -> int:
+    """The number of rows of the Parquet file at ``path``, from its footer."""
+    return int(pq.ParquetFile(path).metadata.num_rows)
 
 
 def check_exists(path: Path, what: str) -> None:

@@ -6,15 +6,16 @@ CURRENT has it) and the model's predictions, made by the pipeline's own
 :class:`~..modeling.predictor.Predictor`, are tested the same way: predicted
 classes and labels by chi-square (prior probability shift), predicted and true
 values of a regression by KS and PSI. With labels, the model's metrics on
-CURRENT stand next to its test metrics (a concept-drift signal). Writes
-``reports/drift/drift.json`` and ``reports/drift/drift.png`` (:mod:`.report`).
+CURRENT stand next to its test metrics (a concept-drift signal). A large
+reference is sampled, or counted over every row by Dask (:mod:`.reference`).
+Writes ``reports/drift/drift.json`` and ``reports/drift/drift.png``
+(:mod:`.report`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,95 +24,59 @@ import pandas as pd
 
 from ..config import Settings
 from ..data.formats import is_remote
-from ..data.schema import label_values, validate_frame
 from ..data.sources import read_location
-from ..data.tables import read_sample
-from ..errors import ConfigError, DataValidationError
+from ..data.tables import parquet_rows, read_sample
+from ..errors import ConfigError
 from ..modeling.evaluators import build_evaluator
 from ..modeling.predictor import Predictor
 from ..params import DataParams, MonitorParams, Params
 from ..utils import atomic
 from ..utils.arrays import FloatArray
 from ..utils.figures import save_figure
-from .report import LABEL, PREDICTION, DriftReport, drift_figure
-from .statistics import as_numbers, decide, feature_drift, rounded, target_drift
+from .reference import (
+    REFERENCE_ROWS,
+    Counts,
+    Plan,
+    Table,
+    count_reference,
+    is_categorical,
+    predicted,
+    reference_sides,
+    validated,
+)
+from .report import DriftReport, drift_figure
+from .statistics import as_numbers, column_drift, decide, feature_drift, rounded
 
 logger = logging.getLogger(__name__)
 
-REFERENCE_ROWS = 100_000
-"""The reference is compared through at most this many rows, a seeded sample
-read a row group at a time: the tests' verdicts hardly change beyond, and a
-training split of any size fits in memory this way."""
-
-
-@dataclass
-class Table:
-    """Validated rows: the feature columns and, when present, the target."""
-
-    features: pd.DataFrame
-    target: pd.Series | None
-
-
-def validated(frame: pd.DataFrame, data: DataParams, what: str) -> Table:
-    """Check the features against the schema; the target column is optional.
-
-    Labels outside ``data.classes`` are kept: a class never seen in training
-    is reported, not refused.
-    """
-    features = validate_frame(
-        frame.drop(columns=[data.target], errors="ignore"),
-        data,
-        what,
-        target=False,
-        strict="filter",
-    )
-    empty = [name for name in data.features if features[name].isna().all()]
-    if empty:
-        raise DataValidationError(
-            f"{what} has no values at all in column(s) "
-            f"{', '.join(map(repr, empty))}: nothing to compare."
-        )
-    if data.target not in frame.columns:
-        return Table(features, None)
-    target = frame[data.target]
-    if target.isna().any():
-        raise DataValidationError(
-            f"{what} has {int(target.isna().sum())} missing value(s) in the target "
-            f"column {data.target!r}: fill them or drop the column."
-        )
-    if data.task == "classification":
-        return Table(features, label_values(target).astype("string"))
-    values = pd.to_numeric(target, errors="coerce")
-    if not np.isfinite(values.to_numpy(dtype=np.float64)).all():
-        raise DataValidationError(
-            f"{what} has value(s) that are not finite numbers in the target "
-            f"column {data.target!r}."
-        )
-    return Table(features, values.astype(np.float64))
-
 
 def compare(
-    reference: Table, current: Table, data: DataParams, settings: MonitorParams
+    reference: Table,
+    current: Table,
+    data: DataParams,
+    settings: MonitorParams,
+    counted: Counts | None = None,
 ) -> DriftReport:
-    """Test every feature, and the label when both tables have it."""
-    columns = feature_drift(reference.features, current.features, data, settings)
-    samples: dict[str, tuple[Any, Any]] = {
-        name: (
-            (reference.features[name], current.features[name])
-            if name in data.categorical
-            else (
-                as_numbers(reference.features[name]),
-                as_numbers(current.features[name]),
-            )
-        )
-        for name in data.features
+    """Test every feature, and the label and the predictions where both
+    tables have them; ``counted``: the reference counted over every row, of
+    which ``reference`` is a sample."""
+    sides = reference_sides(reference, data, counted)
+    columns = feature_drift(sides, current.features, data, settings)
+    samples: dict[str, tuple[Any, Any]] = {}
+    reference_columns = reference.columns(data)
+    for name, values in current.columns(data).items():
+        if name not in reference_columns:
+            continue
+        if name not in columns:  # the label, the predictions
+            columns[name] = column_drift(sides[name], values, settings, name)
+        pair = (reference_columns[name], values)
+        if name in data.features and not is_categorical(name, data):
+            pair = (as_numbers(pair[0]), as_numbers(pair[1]))
+        samples[name] = pair
+    rows = {
+        "reference": counted.rows if counted else len(reference.features),
+        "current": len(current.features),
     }
-    if reference.target is not None and current.target is not None:
-        columns[LABEL] = target_drift(
-            reference.target, current.target, data, settings, LABEL
-        )
-        samples[LABEL] = (reference.target, current.target)
-    rows = {"reference": len(reference.features), "current": len(current.features)}
     return DriftReport(columns, rows, settings, samples=samples)
 
 
@@ -144,14 +109,6 @@ def performance(
     }
 
 
-def predicted(predictor: Predictor, outputs: FloatArray) -> pd.Series | FloatArray:
-    """What the model predicts: class labels (as text) or values."""
-    if predictor.task == "regression":
-        return outputs
-    labels = [str(label) for label in predictor.predicted_labels(outputs)]
-    return pd.Series(labels, dtype="string")
-
-
 def monitor(
     settings: Settings,
     params: Params,
@@ -167,25 +124,28 @@ def monitor(
     if not is_remote(current_path) and not Path(current_path).is_file():
         raise ConfigError(f"Current data {current_path} does not exist.")
     reference_path = reference_path or settings.train_file
+    what = f"reference data {reference_path}"
     reference = validated(
-        read_sample(reference_path, "Reference data", REFERENCE_ROWS),
-        data,
-        f"reference data {reference_path}",
+        read_sample(reference_path, "Reference data", REFERENCE_ROWS), data, what
     )
     current = validated(
         read_location(current_path, "Current data"),
         data,
         f"current data {current_path}",
     )
-    report = compare(reference, current, data, params.monitor)
     predictor = Predictor.from_project(settings, params)
-    reference_predicted = predicted(predictor, predictor.outputs(reference.features))
+    reference = predicted(predictor, reference, predictor.outputs(reference.features))
     outputs = predictor.outputs(current.features)
-    current_predicted = predicted(predictor, outputs)
-    report.columns[PREDICTION] = target_drift(
-        reference_predicted, current_predicted, data, params.monitor, PREDICTION
-    )
-    report.samples[PREDICTION] = (reference_predicted, current_predicted)
+    current = predicted(predictor, current, outputs)
+    counted = None
+    if (
+        data.engine == "dask"
+        and reference_path.suffix.lower() == ".parquet"
+        and parquet_rows(reference_path) > REFERENCE_ROWS
+    ):
+        plan = Plan.of(reference, current, data, params.monitor, predictor, what)
+        counted = count_reference(reference_path, plan, params.dask)
+    report = compare(reference, current, data, params.monitor, counted)
     if current.target is not None:
         report.performance = performance(settings, params, current.target, outputs)
     decide(report.columns, params.monitor)

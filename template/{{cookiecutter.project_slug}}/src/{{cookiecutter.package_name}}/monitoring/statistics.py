@@ -25,7 +25,7 @@ from scipy import stats
 
 from ..features.transform import MISSING
 from ..params import DataParams, MonitorParams
-from ..utils.arrays import FloatArray
+from ..utils.arrays import FloatArray, IntArray
 
 DIGITS = 6
 PSI_FLOOR = 1e-4
@@ -73,37 +73,136 @@ class ColumnDrift:
         }
 
 
-def numeric_drift(
-    reference: np.ndarray, current: np.ndarray, settings: MonitorParams, role: str
-) -> ColumnDrift:
-    """KS test, KS statistic and PSI of two samples of numbers (NaN ignored)."""
-    reference = reference[~np.isnan(reference)]
-    current = current[~np.isnan(current)]
-    result = stats.ks_2samp(reference, current)
-    return ColumnDrift(
-        role=role,
-        kind="numeric",
-        statistic=float(result.statistic),
-        p_value=float(result.pvalue),
-        effect={
-            "ks": float(result.statistic),
-            "psi": psi(reference, current, settings.psi_bins),
-        },
+@dataclass
+class NumericCounts:
+    """A numeric reference column too large to hold, as the KS test and the
+    PSI need it, counted a part at a time: how many of its values fall between
+    CURRENT's distinct values ``points`` (each point's gap closed on the right
+    in ``up_to``, on the left in ``from_``; the last gap beyond every point),
+    and in each PSI bin of ``edges``."""
+
+    points: FloatArray
+    edges: FloatArray
+    size: int
+    up_to: IntArray
+    from_: IntArray
+    bins: IntArray
+
+    @classmethod
+    def around(cls, points: FloatArray, edges: FloatArray) -> NumericCounts:
+        """Nothing counted yet around ``points`` (sorted) and in ``edges``' bins."""
+        gaps = np.zeros(len(points) + 1, dtype=np.int64)
+        bins = np.zeros(len(edges) + 1, dtype=np.int64)
+        return cls(points, edges, 0, gaps, gaps.copy(), bins)
+
+    def add(self, located: Located) -> None:
+        self.size += located.size
+        for counts, (gaps, found) in (
+            (self.up_to, located.up_to),
+            (self.from_, located.from_),
+        ):
+            counts[gaps] += found  # each gap once: np.unique's output
+        self.bins += located.bins
+
+    def ks_test(self, current: FloatArray) -> tuple[float, float]:
+        """The two-sample KS statistic of the counted reference against
+        ``current`` (NaN removed), and its p-value by Smirnov's asymptotic
+        distribution, as ``scipy.stats.ks_2samp`` gives them past 10,000 rows.
+
+        The two empirical distribution functions differ most at a point of
+        either sample: at CURRENT's points, or just below one of them.
+        """
+        at_most = np.cumsum(self.up_to)[:-1] / self.size
+        below = np.cumsum(self.from_)[:-1] / self.size
+        current_at = np.searchsorted(np.sort(current), self.points, side="right") / len(
+            current
+        )
+        current_before = np.concatenate([[0.0], current_at[:-1]])
+        statistic = max(
+            float(np.max(np.abs(at_most - current_at))),
+            float(np.max(np.abs(below - current_before))),
+        )
+        large, small = sorted([float(self.size), float(len(current))], reverse=True)
+        effective = max(np.round(large * small / (large + small)), 1.0)
+        p_value = stats.kstwo.sf(statistic, effective)
+        return statistic, float(np.clip(p_value, 0.0, 1.0))
+
+
+@dataclass
+class Located:
+    """Where one part's values of a numeric column fall (:class:`NumericCounts`):
+    the gaps they fill with their counts, and the PSI bins' counts."""
+
+    size: int
+    up_to: tuple[IntArray, IntArray]
+    from_: tuple[IntArray, IntArray]
+    bins: IntArray
+
+
+def locate(values: FloatArray, points: FloatArray, edges: FloatArray) -> Located:
+    """Where ``values`` (NaN ignored) fall around ``points`` and in the bins of
+    ``edges`` (:class:`NumericCounts`), in as few numbers as they allow."""
+    values = values[~np.isnan(values)]
+    return Located(
+        size=len(values),
+        up_to=np.unique(
+            np.searchsorted(points, values, side="left"), return_counts=True
+        ),
+        from_=np.unique(
+            np.searchsorted(points, values, side="right"), return_counts=True
+        ),
+        bins=bin_counts(values, edges),
     )
 
 
-def psi(reference: np.ndarray, current: np.ndarray, bins: int) -> float:
-    """Population stability index on ``bins`` reference-quantile bins."""
-    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
-    shares = [
-        np.bincount(
-            np.searchsorted(edges, sample, side="right"), minlength=len(edges) + 1
-        )
-        / len(sample)
-        for sample in (reference, current)
-    ]
-    expected, actual = (np.maximum(share, PSI_FLOOR) for share in shares)
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
+def numeric_drift(
+    reference: FloatArray | NumericCounts,
+    current: FloatArray,
+    settings: MonitorParams,
+    role: str,
+) -> ColumnDrift:
+    """KS test, KS statistic and PSI of two samples of numbers (NaN ignored),
+    or of a counted reference and a sample."""
+    current = current[~np.isnan(current)]
+    if isinstance(reference, NumericCounts):
+        statistic, p_value = reference.ks_test(current)
+        expected, edges = reference.bins, reference.edges
+    else:
+        reference = reference[~np.isnan(reference)]
+        result = stats.ks_2samp(reference, current)
+        statistic, p_value = float(result.statistic), float(result.pvalue)
+        edges = psi_edges(reference, settings.psi_bins)
+        expected = bin_counts(reference, edges)
+    return ColumnDrift(
+        role=role,
+        kind="numeric",
+        statistic=statistic,
+        p_value=p_value,
+        effect={"ks": statistic, "psi": psi(expected, bin_counts(current, edges))},
+    )
+
+
+def psi_edges(reference: FloatArray, bins: int) -> FloatArray:
+    """The inner edges of ``bins`` reference-quantile bins (fewer when values
+    repeat)."""
+    return np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
+
+
+def bin_counts(values: FloatArray, edges: FloatArray) -> IntArray:
+    """How many of ``values`` fall in each bin between ``edges``."""
+    return np.bincount(
+        np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1
+    )
+
+
+def psi(expected: IntArray, actual: IntArray) -> float:
+    """Population stability index of the counts of two samples in the same bins."""
+    shares = (
+        np.maximum(counts / max(counts.sum(), 1), PSI_FLOOR)
+        for counts in (expected, actual)
+    )
+    reference, current = shares
+    return float(np.sum((current - reference) * np.log(current / reference)))
 
 
 def category_counts(values: pd.Series) -> pd.Series:
@@ -115,14 +214,15 @@ def category_counts(values: pd.Series) -> pd.Series:
 def categorical_drift(
     reference: pd.Series, current: pd.Series, settings: MonitorParams, role: str
 ) -> ColumnDrift:
-    """Chi-square test of the 2 x k table of category counts, with Cramer's V.
+    """Chi-square test of the 2 x k table of category counts (``reference``
+    and ``current``, by :func:`category_counts`), with Cramer's V.
 
     Categories whose column total is too small for an expected count of
     ``min_expected`` are pooled into one; a category never seen in the
     reference is reported with its count.
     """
     table = pd.concat(
-        [category_counts(reference), category_counts(current)],
+        [reference, current],
         axis=1,
         keys=["reference", "current"],
     ).fillna(0)
@@ -173,8 +273,32 @@ def pooled(counts: np.ndarray, min_expected: float) -> np.ndarray:
     return np.hstack([merged, counts[:, order[size:]]])
 
 
+Reference = pd.Series | FloatArray | NumericCounts
+"""A reference column as its test takes it: category counts, numbers, or
+numbers counted (:class:`NumericCounts`)."""
+
+
+def reference_side(values: Any, categorical: bool) -> pd.Series | FloatArray:
+    """A reference sample's column as its test takes it."""
+    if categorical:
+        return category_counts(pd.Series(values))
+    return as_numbers(values) if isinstance(values, pd.Series) else values
+
+
+def column_drift(
+    reference: Reference, current: Any, settings: MonitorParams, role: str
+) -> ColumnDrift:
+    """The test of one column: category counts by chi-square, numbers by KS."""
+    if isinstance(reference, pd.Series):
+        return categorical_drift(
+            reference, category_counts(pd.Series(current)), settings, role
+        )
+    numbers = as_numbers(current) if isinstance(current, pd.Series) else current
+    return numeric_drift(reference, np.asarray(numbers, np.float64), settings, role)
+
+
 def feature_drift(
-    reference: pd.DataFrame,
+    reference: dict[str, Reference],
     current: pd.DataFrame,
     data: DataParams,
     settings: MonitorParams,
@@ -184,21 +308,13 @@ def feature_drift(
     Columns are tested in parallel threads: sorting, most of the work, runs
     outside Python's global lock.
     """
-
-    def test(name: str, reference: pd.Series, current: pd.Series) -> ColumnDrift:
-        if data.features[name].kind == "categorical":
-            return categorical_drift(reference, current, settings, "feature")
-        return numeric_drift(
-            as_numbers(reference), as_numbers(current), settings, "feature"
-        )
-
     names = list(data.features)
     with ThreadPoolExecutor() as pool:
         results = pool.map(
-            test,
+            lambda name: column_drift(
+                reference[name], current[name], settings, "feature"
+            ),
             names,
-            [reference[name] for name in names],
-            [current[name] for name in names],
         )
         return dict(zip(names, results))
 
@@ -228,23 +344,3 @@ def decide(results: dict[str, ColumnDrift], settings: MonitorParams) -> None:
         else:
             large = result.effect["cramers_v"] >= settings.cramers_v
         result.drifted = bool(p_value < settings.alpha and large)
-
-
-def target_drift(
-    reference: Any,
-    current: Any,
-    data: DataParams,
-    settings: MonitorParams,
-    role: str,
-) -> ColumnDrift:
-    """Labels by chi-square (classification) or values by KS (regression)."""
-    if data.task == "classification":
-        return categorical_drift(
-            pd.Series(reference), pd.Series(current), settings, role
-        )
-    return numeric_drift(
-        np.asarray(reference, dtype=np.float64),
-        np.asarray(current, dtype=np.float64),
-        settings,
-        role,
-    )
