@@ -125,16 +125,19 @@ def adopted_project(
     root: Path, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Path, Params]:
     """The project root, made the working folder, of a project that has
-    adopted the data set ``name`` (see DATA_SETS, or ``awkward``) with
-    ``init-data``; its parameters."""
+    adopted the data set ``name`` (see DATA_SETS, or ``awkward-csv`` or
+    ``awkward-parquet``) with ``init-data``; its parameters."""
     project = copy_project(root)
     git_repository(project)
     monkeypatch.setenv(ENV_PREFIX + "PROJECT_ROOT", str(project))
     monkeypatch.chdir(project)
     external = project / "data" / "external"
-    if name == "awkward":
-        path, target = external / "awkward.csv", "late"
-        awkward().to_csv(path, index=False)
+    if name.startswith("awkward"):  # awkward.csv, or typed: awkward.parquet
+        path, target = external / name.replace("-", "."), "late"
+        if path.suffix == ".csv":
+            awkward().to_csv(path, index=False)
+        else:
+            awkward().to_parquet(path, row_group_size=100)
         columns = {"code": "categorical", "size": "categorical"}
     else:
         path, target = write_data_set(name, external)
@@ -165,7 +168,7 @@ def with_engine(params: Params, engine: str, blocksize: str = "500B") -> Params:
     return params.model_copy(update={"data": data, "dask": cluster})
 
 
-@pytest.mark.parametrize("name", [*DATA_SETS, "awkward"])
+@pytest.mark.parametrize("name", [*DATA_SETS, "awkward-csv", "awkward-parquet"])
 def test_the_engines_write_the_same_files(
     name: str,
     scheduler: str,
@@ -243,7 +246,7 @@ def failures(project: Path, params: Params) -> dict[str, str]:
 def test_a_bad_value_is_reported_at_its_row_of_the_file_by_either_engine(
     scheduler: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project, params = adopted_project(tmp_path / "project", "awkward", monkeypatch)
+    project, params = adopted_project(tmp_path / "project", "awkward-csv", monkeypatch)
     table = awkward()
     table.loc[1200, "day"] = "someday"
     table.to_csv(project / params.data.source, index=False)
@@ -257,7 +260,7 @@ def test_a_bad_value_is_reported_at_its_row_of_the_file_by_either_engine(
 def test_text_in_a_numeric_column_is_named_in_the_message(
     scheduler: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project, params = adopted_project(tmp_path / "project", "awkward", monkeypatch)
+    project, params = adopted_project(tmp_path / "project", "awkward-csv", monkeypatch)
     table = awkward().astype({"x": object})
     table.loc[1300, "x"] = "about 3"
     table.to_csv(project / params.data.source, index=False)

@@ -29,6 +29,7 @@ from ..errors import DataValidationError
 from ..params import DataParams
 from ..utils.arrays import IntArray
 from .schema import category_strings
+from .split import row_hashes
 from .tables import sample_positions
 
 logger = logging.getLogger(__name__)
@@ -91,11 +92,6 @@ def check_table(frame: pd.DataFrame, data: DataParams) -> list[Finding]:
 def check_split(train: pd.DataFrame, test: pd.DataFrame) -> list[Finding]:
     """Test rows that are exact copies (features and target) of training rows."""
     return copied_rows(row_hashes(train), row_hashes(test))
-
-
-def row_hashes(frame: pd.DataFrame) -> pd.Series:
-    """A 64-bit hash of each row's values, indexed as ``frame``."""
-    return pd.util.hash_pandas_object(frame, index=False)
 
 
 def copied_rows(train: pd.Series, test: pd.Series) -> list[Finding]:

@@ -19,6 +19,7 @@ the source in object storage.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import tempfile
 import time
@@ -30,7 +31,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import dask
-import dask.dataframe as dd
 import fsspec
 import numpy as np
 import pandas as pd
@@ -40,6 +40,7 @@ from dask.base import compute
 from dask.delayed import Delayed, delayed
 from dask.utils import format_bytes
 from distributed import Client, LocalCluster, get_client
+from pandas.api.types import is_float_dtype
 
 from ..errors import ConfigError, DataValidationError, PipelineError
 from ..params import DaskParams, DataParams
@@ -69,6 +70,15 @@ FALSE_TEXT = ("False", "FALSE", "false")
 """What pandas reads as booleans from a CSV file."""
 AHEAD_PER_THREAD = 2
 """Partitions computed ahead of the one being written, per worker thread."""
+START_METHOD = (
+    {"distributed.worker.multiprocessing-method": "forkserver"}
+    if "forkserver" in multiprocessing.get_all_start_methods()
+    else {}
+)
+"""Local workers are forked from one process that has imported pandas and
+Dask once: faster to start and to stop than workers that each start a fresh
+interpreter (Dask's default, spawn), and as safe, as that process runs no
+threads. Windows has spawn alone."""
 
 
 @contextmanager
@@ -78,7 +88,7 @@ def cluster(params: DaskParams) -> Iterator[Client]:
     # Partitions hold text as pandas reads it, not as Dask's Arrow strings.
     # The cluster's start and stop are many lines of no interest here.
     logging.getLogger("distributed").setLevel(logging.WARNING)
-    with dask.config.set({"dataframe.convert-string": False}):
+    with dask.config.set({"dataframe.convert-string": False, **START_METHOD}):
         address = os.environ.get(SCHEDULER_ADDRESS)
         if address:
             try:
@@ -282,11 +292,23 @@ def read_source(
     location = getattr(source, "location", None)
     if location is None or PurePosixPath(location).suffix.lower() == ".xlsx":
         frame = source.load()  # a bundled table or a sheet: in memory anyway
-        return from_frame(frame, data), [str(name) for name in frame.columns]
+        floats = [
+            name
+            for name in settled(data)
+            if name in frame.columns and is_float_dtype(frame[name])
+        ]
+        table = settle_types(from_frame(frame), data, floats)
+        return table, [str(name) for name in frame.columns]
     try:
         if PurePosixPath(location).suffix.lower() == ".parquet":
-            table = read_parquet(location)
-            return settle_types(table, data), list(table_columns(location))
+            schema = parquet_schema(location)
+            floats = [
+                name
+                for name in settled(data)
+                if name in schema.names
+                and pa.types.is_floating(schema.field(name).type)
+            ]
+            return settle_types(read_parquet(location), data, floats), schema.names
         return read_csv(location, data, text, blocksize)
     except FileNotFoundError:
         raise missing_object(location, "Data source") from None
@@ -307,10 +329,10 @@ def read_stage_file(path: Path, what: str) -> Partitioned:
     return with_positions(read_parquet(str(path)))
 
 
-def table_columns(location: str) -> list[str]:
-    """The column names of the Parquet file at ``location``."""
+def parquet_schema(location: str) -> pa.Schema:
+    """The schema of the Parquet file at ``location``."""
     with fsspec.open(location, "rb") as handle:
-        return list(pq.ParquetFile(handle).schema_arrow.names)
+        return pq.ParquetFile(handle).schema_arrow
 
 
 def read_row_group(location: str, group: int) -> pd.DataFrame:
@@ -341,6 +363,8 @@ def read_csv(
     }
     # Only the described columns: another one (notes, ids) is dropped anyway,
     # and its type could differ from block to block.
+    import dask.dataframe as dd  # only here: the import takes a second
+
     frame = dd.read_csv(
         location,
         sep=text.delimiter,
@@ -368,14 +392,14 @@ def read_csv(
         ) from None
 
 
-def from_frame(frame: pd.DataFrame, data: DataParams) -> Partitioned:
-    """A table already in memory (a bundled table, an Excel sheet), in
-    partitions of :data:`~.tables.ROW_GROUP_ROWS` rows."""
+def from_frame(frame: pd.DataFrame) -> Partitioned:
+    """A table already in memory (a bundled table, an Excel sheet), typed by
+    pandas over all its rows, in partitions of :data:`~.tables.ROW_GROUP_ROWS`
+    rows."""
     rows = tables.ROW_GROUP_ROWS
     slices = [frame.iloc[at : at + rows] for at in range(0, max(len(frame), 1), rows)]
     parts = [delayed(part) for part in slices]
-    lengths = [len(part) for part in slices]
-    return settle_types(Partitioned(parts, lengths), data)
+    return Partitioned(parts, [len(part) for part in slices])
 
 
 def profile(frame: pd.DataFrame, names: list[str]) -> dict[str, Any]:
@@ -407,18 +431,33 @@ def profile(frame: pd.DataFrame, names: list[str]) -> dict[str, Any]:
     return found
 
 
-def settle_types(table: Partitioned, data: DataParams) -> Partitioned:
-    """Give each categorical column and the class labels the type pandas
-    would give the whole column, and each row its position as index.
+def settled(data: DataParams) -> list[str]:
+    """The columns whose values validation writes as text by their type: the
+    categorical columns and the class labels."""
+    names = [*data.categorical]
+    if data.task == "classification":
+        names.append(data.target)
+    return names
+
+
+def settle_types(
+    table: Partitioned, data: DataParams, names: list[str] | None = None
+) -> Partitioned:
+    """Give each of the columns ``names`` (default: :func:`settled`) the type
+    pandas would give the whole column, and each row its position as index.
 
     pandas reads a column of whole numbers written as text as integers (as
     floats when some are missing), of other numbers as floats, of
     ``True``/``False`` as booleans; validation then writes categories from
-    those types. Each partition alone could decide otherwise.
+    those types, and floats whole in one partition but not in another as
+    other text. Each partition alone could decide otherwise. A typed table
+    (Parquet, a table in memory) keeps its types, as pandas does: only its
+    float columns are settled, and without any no pass over the rows is made.
     """
-    names = [*data.categorical]
-    if data.task == "classification":
-        names.append(data.target)
+    if names is None:
+        names = settled(data)
+    elif not names:
+        return with_positions(table)
     found = table.reduce(
         lambda frame: profile(frame, [n for n in names if n in frame]), "profile"
     )

@@ -13,7 +13,6 @@ import pandas as pd
 
 from ..config import Settings
 from ..params import DataParams, Params
-from . import dask_engine
 from .dialect import TextFormat
 from .schema import validate_frame
 from .sources import SOURCES, get_source
@@ -33,6 +32,8 @@ def ingest(settings: Settings, params: Params) -> Path:
     columns = [*data.features, data.target]
     what = f"source {data.source}"
     if data.engine == "dask":
+        from . import dask_engine  # only here: dask takes seconds to import
+
         with dask_engine.cluster(params.dask):
             table, found = dask_engine.read_source(
                 data, settings.project_root, text, params.dask.blocksize

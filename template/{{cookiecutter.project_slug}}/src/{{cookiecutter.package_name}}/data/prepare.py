@@ -11,17 +11,15 @@ import pandas as pd
 
 from ..config import Settings
 from ..params import Params
-from . import dask_engine
 from .checks import (
     check_split,
     check_table,
     copied_rows,
     report,
-    row_hashes,
     sample_rows,
 )
 from .schema import validate_frame
-from .split import split_frame, split_indices
+from .split import row_hashes, split_frame, split_indices
 from .tables import read_table, write_parquet
 
 logger = logging.getLogger(__name__)
@@ -32,6 +30,8 @@ def prepare(settings: Settings, params: Params) -> tuple[Path, Path]:
     data = params.data
     raw_path = settings.raw_file
     if data.engine == "dask":
+        from . import dask_engine  # only here: dask takes seconds to import
+
         with dask_engine.cluster(params.dask):
             raw = dask_engine.read_stage_file(raw_path, "raw data")
             raw = raw.map(validate_frame, data, str(raw_path)).persist()

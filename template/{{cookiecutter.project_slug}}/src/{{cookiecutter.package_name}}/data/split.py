@@ -16,6 +16,12 @@ from ..params import DataParams
 from ..utils.arrays import IntArray, plain
 
 
+def row_hashes(frame: pd.DataFrame) -> pd.Series:
+    """A 64-bit hash of each row's values, indexed as ``frame``: rows equal in
+    every column have equal hashes (the check for rows on both sides)."""
+    return pd.util.hash_pandas_object(frame, index=False)
+
+
 def split_sizes(count: int, share: float) -> int:
     """Rows of a group of ``count`` that a split sends to the held-out side."""
     return int(np.floor(count * share + 0.5))

@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 
 from ..config import Settings
-from ..data import dask_engine
 from ..data.schema import validate_frame
 from ..data.tables import ParquetColumns, read_table
 from ..params import Params
@@ -23,6 +22,8 @@ def build_features(settings: Settings, params: Params) -> list[Path]:
     test_path, train_path = settings.test_file, settings.train_file
     scaler, min_share = params.features.scaler, params.features.min_category_share
     if data.engine == "dask":
+        from ..data import dask_engine  # only here: dask takes seconds to import
+
         with dask_engine.cluster(params.dask):
             test = dask_engine.read_stage_file(test_path, "interim data")
             test.map(validate_frame, data, str(test_path)).check("features: test")
