@@ -52,18 +52,24 @@ def install_test_tools(session: nox.Session) -> None:
         session.install(*POETRY_PLUGINS)
 
 
+# pytest-xdist: the tests in worker processes, one per core up to four; each
+# framework's built project stays in one worker (its xdist_group), so the two
+# builds run side by side, not once per worker.
+PARALLEL = ("--numprocesses", "auto", "--maxprocesses", "4", "--dist", "loadgroup")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the whole test suite, fast and slow tiers (pytest args after --)."""
     install_test_tools(session)
-    session.run("pytest", *session.posargs)
+    session.run("pytest", *PARALLEL, *session.posargs)
 
 
 @nox.session(default=False)
 def fast(session: nox.Session) -> None:
     """Run only the fast tier: rendering, parsing, linting generated code."""
     install_test_tools(session)
-    session.run("pytest", "-m", "not slow", *session.posargs)
+    session.run("pytest", *PARALLEL, "-m", "not slow", *session.posargs)
 
 
 @nox.session

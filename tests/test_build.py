@@ -51,7 +51,10 @@ def git_commit_all(path: Path) -> None:
     run("git", *identity, "commit", "-q", "-m", "Start from reproml", cwd=path)
 
 
-@pytest.fixture(scope="module", params=list(BUILDS), ids=list(BUILDS))
+@pytest.fixture(
+    scope="module",
+    params=[pytest.param(name, marks=pytest.mark.xdist_group(name)) for name in BUILDS],
+)
 def installed(request: pytest.FixtureRequest, tmp_path_factory) -> Project:
     """A rendered project, committed to git and installed from its lock."""
     answers = BUILDS[request.param]
