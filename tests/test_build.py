@@ -148,9 +148,13 @@ def test_project_integration_tests_pass(installed: Project) -> None:
     # the Dask engine on a real scheduler writes the pandas engine's files
     dask_engine = {
         f"test_the_engines_write_the_same_files[{name}]"
-        for name in ("categorical-with-missing", "dated", "awkward-csv")
+        for name in (
+            "categorical-with-missing",
+            "dated",
+            "awkward-csv",
+            "awkward-parquet",
+        )
     } | {
-        "test_the_engines_write_the_same_files[awkward-parquet]",
         "test_without_a_scheduler_a_local_cluster_runs_the_stage",
         "test_monitor_counts_a_large_reference_over_every_row_on_the_cluster",
     }

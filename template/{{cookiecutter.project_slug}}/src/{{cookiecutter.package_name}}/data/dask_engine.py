@@ -292,23 +292,14 @@ def read_source(
     location = getattr(source, "location", None)
     if location is None or PurePosixPath(location).suffix.lower() == ".xlsx":
         frame = source.load()  # a bundled table or a sheet: in memory anyway
-        floats = [
-            name
-            for name in settled(data)
-            if name in frame.columns and is_float_dtype(frame[name])
-        ]
-        table = settle_types(from_frame(frame), data, floats)
+        floats = {name for name in frame.columns if is_float_dtype(frame[name])}
+        table = settle_typed(from_frame(frame), data, floats)
         return table, [str(name) for name in frame.columns]
     try:
         if PurePosixPath(location).suffix.lower() == ".parquet":
             schema = parquet_schema(location)
-            floats = [
-                name
-                for name in settled(data)
-                if name in schema.names
-                and pa.types.is_floating(schema.field(name).type)
-            ]
-            return settle_types(read_parquet(location), data, floats), schema.names
+            floats = {f.name for f in schema if pa.types.is_floating(f.type)}
+            return settle_typed(read_parquet(location), data, floats), schema.names
         return read_csv(location, data, text, blocksize)
     except FileNotFoundError:
         raise missing_object(location, "Data source") from None
@@ -376,7 +367,8 @@ def read_csv(
     )
     parts = frame.to_delayed()
     try:
-        return settle_types(Partitioned(parts, [0] * len(parts)), data), list(header)
+        table = settle_types(Partitioned(parts, [0] * len(parts)), settled(data))
+        return table, list(header)
     except UnicodeDecodeError as exc:
         raise DataValidationError(
             f"source {data.source} is not {text.encoding} text (the byte at "
@@ -440,24 +432,26 @@ def settled(data: DataParams) -> list[str]:
     return names
 
 
-def settle_types(
-    table: Partitioned, data: DataParams, names: list[str] | None = None
-) -> Partitioned:
-    """Give each of the columns ``names`` (default: :func:`settled`) the type
-    pandas would give the whole column, and each row its position as index.
+def settle_typed(table: Partitioned, data: DataParams, floats: set[str]) -> Partitioned:
+    """A typed table (Parquet, a table in memory) keeps its types, as pandas
+    keeps them: only its :func:`settled` columns of ``floats`` are settled
+    (whole in one partition, not in another), and without any no pass over
+    the rows is made."""
+    names = [name for name in settled(data) if name in floats]
+    return settle_types(table, names) if names else with_positions(table)
+
+
+def settle_types(table: Partitioned, names: list[str]) -> Partitioned:
+    """Give each of the columns ``names`` the type pandas would give the whole
+    column, and each row its position as index (partitions of unknown length,
+    as read from a CSV file, get theirs here).
 
     pandas reads a column of whole numbers written as text as integers (as
     floats when some are missing), of other numbers as floats, of
     ``True``/``False`` as booleans; validation then writes categories from
     those types, and floats whole in one partition but not in another as
-    other text. Each partition alone could decide otherwise. A typed table
-    (Parquet, a table in memory) keeps its types, as pandas does: only its
-    float columns are settled, and without any no pass over the rows is made.
+    other text. Each partition alone could decide otherwise.
     """
-    if names is None:
-        names = settled(data)
-    elif not names:
-        return with_positions(table)
     found = table.reduce(
         lambda frame: profile(frame, [n for n in names if n in frame]), "profile"
     )
